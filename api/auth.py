@@ -1,0 +1,99 @@
+"""Bearer tokens: short-lived JWT access tokens (HS256, pinned), and the Actor built from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import jwt
+from litestar.connection import ASGIConnection
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.settings import Settings
+from domain.access import Actor
+from domain.errors import AccountClosed, TokenExpired, TokenInvalid, TokenMissing
+from domain.models import Role, User
+
+ALGORITHM = "HS256"
+
+# Paths that need no bearer token (regular expressions matched against the path).
+PUBLIC_PATHS = [
+    r"^/health$",
+    r"^/schema",
+    r"^/api/v1/auth/login$",
+    r"^/api/v1/auth/refresh$",
+    r"^/api/v1/feeds/",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: UUID
+    jti: str
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self._key = settings.secret_key
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.lifetime = timedelta(minutes=settings.access_token_minutes)
+
+    def issue(self, user: User, now: datetime) -> tuple[str, int]:
+        claims = {
+            "iss": self._issuer, "aud": self._audience, "sub": str(user.id), "typ": "access",
+            "iat": int(now.timestamp()), "exp": int((now + self.lifetime).timestamp()), "jti": uuid4().hex,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), int(self.lifetime.total_seconds())
+
+    def read(self, token: str) -> AccessClaims:
+        try:
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], audience=self._audience, issuer=self._issuer,
+                options={"require": ["iss", "aud", "sub", "exp", "iat", "jti"]}, leeway=5,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenExpired() from None
+        except jwt.PyJWTError:
+            raise TokenInvalid() from None
+        if claims.get("typ") != "access":
+            raise TokenInvalid()
+        try:
+            return AccessClaims(UUID(str(claims["sub"])), str(claims["jti"]))
+        except ValueError:
+            raise TokenInvalid() from None
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise TokenMissing()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenInvalid()
+    return token.strip()
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Checks the access token of every request outside PUBLIC_PATHS; no database work here."""
+
+    def __init__(self, app: ASGIApp, tokens: TokenService) -> None:
+        super().__init__(app, exclude=PUBLIC_PATHS, exclude_from_auth_key="exclude_from_auth",
+                         exclude_http_methods=["OPTIONS"], scopes=None)
+        self.tokens = tokens
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        claims = self.tokens.read(bearer_token(connection.headers.get("authorization")))
+        return AuthenticationResult(user=claims, auth=claims.jti)
+
+
+async def load_actor(db: AsyncSession, claims: AccessClaims) -> Actor:
+    user = await db.get(User, claims.user_id)
+    if user is None:
+        raise TokenInvalid()
+    if not user.is_active:
+        raise AccountClosed()
+    return Actor(user_id=user.id, organisation_id=user.organisation_id, role=Role(user.role), member_id=user.member_id)

@@ -1,0 +1,43 @@
+"""Small helpers every controller shares: paging parameters, If-Match, created-or-existing answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from litestar import Response
+from litestar.params import Parameter
+
+from domain.errors import BadIfMatch
+from domain.paging import DEFAULT_LIMIT, MAX_LIMIT  # noqa: F401  (DEFAULT_LIMIT: the default of every Limit)
+
+T = TypeVar("T")
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")]
+Cursor = Annotated[str | None, Parameter(max_length=1000, description="The next_cursor of the previous page.")]
+IfMatch = Annotated[
+    str | None,
+    Parameter(header="If-Match", required=False, description="The version you edited; a stale one answers 412."),
+]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 9:
+        raise BadIfMatch()
+    return int(text)
+
+
+def created(body: T, is_new: bool, location: str | None = None, version: int | None = None) -> Response[T]:
+    """201 for a new resource, 200 for the existing one a retry with the same client id found."""
+    headers: dict[str, Any] = {}
+    if location:
+        headers["Location"] = location
+    if version is not None:
+        headers["ETag"] = f'"{version}"'
+    return Response(body, status_code=201 if is_new else 200, headers=headers)
+
+
+def versioned(body: T, version: int) -> Response[T]:
+    return Response(body, headers={"ETag": f'"{version}"'})

@@ -1,0 +1,59 @@
+"""Request-scoped dependencies: one database session per request, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from litestar import Request
+from litestar.datastructures import State
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from api.auth import AccessClaims, load_actor
+from domain.access import Actor
+from domain.errors import TokenMissing
+from domain.models import IdempotencyKey, utcnow
+
+
+@dataclass(slots=True)
+class IdempotencyClaim:
+    """Shared between the Idempotency-Key middleware and the request's session."""
+
+    id: UUID
+    committed: bool = False
+
+
+async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """One session per request; closing it rolls back whatever the handler did not commit."""
+    async with state.sessionmaker() as session:
+        claim = request.scope.get("idempotency_claim")
+        if claim is not None:
+            session.info["idempotency_claim"] = claim
+        yield session
+
+
+async def provide_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor:
+    claims = request.scope.get("user")
+    if not isinstance(claims, AccessClaims):
+        raise TokenMissing()
+    return await load_actor(db, claims)
+
+
+@event.listens_for(Session, "before_commit")
+def _mark_idempotency_claim(session: Session) -> None:
+    """The request's writes and the note that they happened commit together, so a retry can tell a
+    request that never committed (run it again) from one that did (never run it twice)."""
+    claim = session.info.get("idempotency_claim")
+    if isinstance(claim, IdempotencyClaim) and not claim.committed:
+        session.execute(update(IdempotencyKey).where(IdempotencyKey.id == claim.id).values(committed_at=utcnow()))
+
+
+@event.listens_for(Session, "after_commit")
+def _claim_committed(session: Session) -> None:
+    claim = session.info.get("idempotency_claim")
+    if isinstance(claim, IdempotencyClaim):
+        claim.committed = True

@@ -1,0 +1,164 @@
+"""The one place where anything that goes wrong becomes application/problem+json (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from api.messages import pick_language, render_message
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Refused,
+    TooManyAttempts,
+    Unauthenticated,
+)
+
+log = logging.getLogger("kringkas.problems")
+
+PROBLEM_JSON = "application/problem+json"
+STATUS_BY_KIND: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (Unauthenticated, 401),
+    (TooManyAttempts, 429),
+    (PreconditionFailed, 412),
+    (Refused, 422),
+)
+
+
+def problem_body(
+    lang: str, status: int, code: str, params: Mapping[str, object], errors: list[dict[str, str]] | None = None
+) -> dict[str, object]:
+    title, detail = render_message(code, lang, params)
+    body: dict[str, object] = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
+                               "code": code, **params}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem(
+    request: Request[Any, Any, Any], status: int, code: str, params: Mapping[str, object] | None = None,
+    errors: list[dict[str, str]] | None = None, headers: Mapping[str, str] | None = None,
+) -> Response[dict[str, object]]:
+    lang = pick_language(request.headers.get("accept-language"))
+    body = problem_body(lang, status, code, params or {}, errors)
+    body["instance"] = request.url.path
+    return Response(body, status_code=status, media_type=PROBLEM_JSON,
+                    headers={"Content-Language": lang, **(headers or {})})
+
+
+def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, object]]:
+    status = next((s for kind, s in STATUS_BY_KIND if isinstance(exc, kind)), 422)
+    headers: dict[str, str] = {}
+    if status == 429 and "retry_after" in exc.params:
+        headers["Retry-After"] = str(exc.params["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="kringkas"'
+    return problem(request, status, exc.code, exc.params, headers=headers)
+
+
+def _field_path(key: str, source: str | None) -> str:
+    return key if key else (source or "body")
+
+
+def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, object]]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    if not extra and "malformed" in (exc.detail or "").lower() or "decode" in (exc.detail or "").lower():
+        return problem(request, 400, "request.malformed")
+    errors = []
+    for item in extra:
+        if isinstance(item, Mapping):
+            errors.append({"field": _field_path(str(item.get("key") or ""), item.get("source")),
+                           "message": str(item.get("message", "invalid"))})
+    if not errors:
+        errors.append({"field": "body", "message": exc.detail or "invalid"})
+    return problem(request, 422, "request.invalid", errors=errors)
+
+
+HTTP_CODES = {
+    400: "request.malformed",
+    404: "resource.not_found",
+    405: "request.method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    401: "auth.token_missing",
+    403: "access.role_not_allowed",
+    429: "auth.too_many_attempts",
+    503: "server.unavailable",
+}
+
+
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
+    if isinstance(exc, NotFoundException):
+        return problem(request, 404, "resource.not_found")
+    if isinstance(exc, MethodNotAllowedException):
+        return problem(request, 405, "request.method_not_allowed", headers=exc.headers or {})
+    status = exc.status_code
+    code = HTTP_CODES.get(status)
+    if code is None:
+        if status >= 500:
+            log.error("http error %s", status)
+            return problem(request, 500, "server.error")
+        code = "request.malformed" if status == 400 else "request.invalid"
+    return problem(request, status, code)
+
+
+def on_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, object]]:
+    log.info("integrity error became 409: %s", type(exc.orig).__name__)
+    return problem(request, 409, "request.conflict")
+
+
+def on_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem(request, 503, "server.unavailable", headers={"Retry-After": "5"})
+
+
+def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, object]]:
+    if isinstance(exc, IntegrityError):
+        return on_integrity_error(request, exc)
+    if exc.connection_invalidated or isinstance(exc, OperationalError) or is_connection_error(exc.orig):
+        return on_database_down(request, exc)
+    return on_unexpected(request, exc)
+
+
+def is_connection_error(exc: BaseException | None) -> bool:
+    names = {"ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
+             "InterfaceError", "AdminShutdownError", "ConnectionRefusedError"}
+    while exc is not None:
+        if isinstance(exc, OSError | ConnectionError) or type(exc).__name__ in names:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    if isinstance(exc, PoolTimeout) or is_connection_error(exc):
+        return on_database_down(request, exc)
+    log.exception("unexpected error", exc_info=exc)
+    return problem(request, 500, "server.error")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: on_domain_error,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    DBAPIError: on_db_error,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,116 @@
+"""Who may see and do what. Every query of every endpoint is scoped through this module.
+
+- admin: everything in their own organisation
+- begeleider: the groups assigned to them (in full)
+- member: their own group; of money only their own records
+- funder: no group or member data at all; aggregates of their own programmes only
+
+Outside what a caller may see, the answer is NotFound, the same as for what does not exist.
+Organisations are tenants: nothing crosses from one to another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.errors import ResourceNotFound, RoleNotAllowed
+from domain.models import Group, GroupBegeleider, Member, Programme, ProgrammeFunder, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated caller, as the rules need to know them."""
+
+    user_id: UUID
+    organisation_id: UUID
+    role: Role
+    member_id: UUID | None = None
+
+    @property
+    def scope_key(self) -> str:
+        return f"user:{self.user_id}"
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise RoleNotAllowed(role=actor.role.value)
+
+
+def visible_group_ids(actor: Actor) -> Select[tuple[UUID]]:
+    """A subquery of the ids of every group the actor may see."""
+    stmt = select(Group.id).where(Group.organisation_id == actor.organisation_id)
+    match actor.role:
+        case Role.ADMIN:
+            return stmt
+        case Role.BEGELEIDER:
+            return stmt.where(
+                Group.id.in_(select(GroupBegeleider.group_id).where(GroupBegeleider.user_id == actor.user_id))
+            )
+        case Role.MEMBER if actor.member_id is not None:
+            return stmt.where(Group.id.in_(select(Member.group_id).where(Member.id == actor.member_id)))
+        case _:
+            return stmt.where(false())
+
+
+def group_is_visible(actor: Actor) -> ColumnElement[bool]:
+    return Group.id.in_(visible_group_ids(actor))
+
+
+async def get_visible_group(db: AsyncSession, actor: Actor, group_id: UUID, *, for_update: bool = False) -> Group:
+    stmt = select(Group).where(Group.id == group_id, group_is_visible(actor))
+    if for_update:
+        stmt = stmt.with_for_update()
+    group = (await db.execute(stmt)).scalar_one_or_none()
+    if group is None:
+        raise ResourceNotFound()
+    return group
+
+
+def may_manage_group(actor: Actor) -> bool:
+    """Admins and begeleiders manage the groups they can see; members and funders do not."""
+    return actor.role in (Role.ADMIN, Role.BEGELEIDER)
+
+
+def require_may_manage_group(actor: Actor) -> None:
+    require_role(actor, Role.ADMIN, Role.BEGELEIDER)
+
+
+async def get_visible_member(
+    db: AsyncSession, actor: Actor, group_id: UUID, member_id: UUID, *, for_update: bool = False
+) -> Member:
+    group = await get_visible_group(db, actor, group_id)
+    member = await db.get(Member, member_id, with_for_update=for_update or None)
+    if member is None or member.group_id != group.id:
+        raise ResourceNotFound()
+    return member
+
+
+def visible_programme_ids(actor: Actor) -> Select[tuple[UUID]]:
+    stmt = select(Programme.id).where(Programme.organisation_id == actor.organisation_id)
+    match actor.role:
+        case Role.ADMIN:
+            return stmt
+        case Role.FUNDER:
+            return stmt.where(
+                Programme.id.in_(select(ProgrammeFunder.programme_id).where(ProgrammeFunder.user_id == actor.user_id))
+            )
+        case _:
+            return stmt.where(false())
+
+
+async def get_visible_programme(db: AsyncSession, actor: Actor, programme_id: UUID) -> Programme:
+    programme = (
+        await db.execute(select(Programme).where(Programme.id == programme_id, Programme.id.in_(visible_programme_ids(actor))))
+    ).scalar_one_or_none()
+    if programme is None:
+        raise ResourceNotFound()
+    return programme
+
+
+def own_money_only(actor: Actor) -> bool:
+    """A member sees only their own amounts (and their group's totals); others who see a group see all."""
+    return actor.role == Role.MEMBER

@@ -1,0 +1,72 @@
+"""Keyset pagination: a stable order over unique keys, and an opaque cursor holding the last key."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from domain.errors import BadCursor
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+def _encode(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, date | datetime) else str(v) if isinstance(v, UUID) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError
+        values: list[Any] = []
+        for key, value in zip(keys, raw, strict=True):
+            kind = key.type.python_type
+            if value is None:
+                values.append(None)
+            elif kind is UUID:
+                values.append(UUID(value))
+            elif kind is datetime:
+                values.append(datetime.fromisoformat(value))
+            elif kind is date:
+                values.append(date.fromisoformat(value))
+            elif isinstance(value, kind):
+                values.append(value)
+            else:
+                raise ValueError
+        return values
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise BadCursor() from None
+
+
+async def paginate(
+    db: AsyncSession, stmt: Select[tuple[T]], keys: Sequence[InstrumentedAttribute[Any]], cursor: str | None, limit: int
+) -> Page[T]:
+    """One page of `stmt` in the order of `keys` (ascending; the last key must be unique, e.g. the id)."""
+    if cursor:
+        stmt = stmt.where(tuple_(*keys) > tuple_(*_decode(cursor, keys)))
+    rows = list((await db.execute(stmt.order_by(*keys).limit(limit + 1))).scalars())
+    if len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    last = rows[-1]
+    return Page(rows, _encode([getattr(last, key.key) for key in keys]))
