@@ -42,12 +42,15 @@ async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-de
         await engine.dispose()
 
 
-def cmd_demo(_: argparse.Namespace) -> None:
+def cmd_demo(args: argparse.Namespace) -> None:
     from domain.demo import load_demo
 
     settings = _settings()
     demo = asyncio.run(_with_session(settings, lambda db: load_demo(
-        db, password_profile=settings.password_profile, today=date.today())))
+        db, password_profile=settings.password_profile, today=date.today(), only_if_empty=args.if_empty)))
+    if not demo.logins:
+        print("kringkas: the database holds data already; no demo data loaded")
+        return
     print("kringkas: demo data loaded" if demo.created else "kringkas: demo data was already there")
     print("kringkas: demo logins (role, email, password):")
     for role, email, password in demo.logins:
@@ -116,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--password", help="prompted for when left out")
     create.add_argument("--organisation", required=True, help="its name; made when it does not exist yet")
     create.set_defaults(func=cmd_create_user)
-    sub.add_parser("demo", help="load demo data (idempotent)").set_defaults(func=cmd_demo)
+    demo = sub.add_parser("demo", help="load demo data (idempotent)")
+    demo.add_argument("--if-empty", action="store_true", help="only when the database holds no organisation yet")
+    demo.set_defaults(func=cmd_demo)
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default="openapi/openapi.json")
     openapi.set_defaults(func=cmd_openapi)

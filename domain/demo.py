@@ -51,8 +51,10 @@ LUISTERGROEP = ("Luistergroep De Kapel", ["Anneke", "Mohamed", "Riet", "Saskia",
                 "youssef@demo.kringkas.nl")
 
 
-async def load_demo(db: AsyncSession, *, password_profile: str, today: date) -> DemoLogins:
+async def load_demo(db: AsyncSession, *, password_profile: str, today: date, only_if_empty: bool = False) -> DemoLogins:
     existing = (await db.execute(select(Organisation).where(Organisation.name == ORGANISATION))).scalar_one_or_none()
+    if only_if_empty and existing is None and (await db.execute(select(Organisation.id).limit(1))).first():
+        return DemoLogins(created=False)
     logins = [(role, email, PASSWORD) for role, email, _ in PEOPLE] + [("member", "amina@demo.kringkas.nl", PASSWORD)]
     if existing is not None:
         return DemoLogins(created=False, logins=logins)
