@@ -157,3 +157,212 @@ class BadCursor(Refused):
 
 class BadIfMatch(Refused):
     code = "request.bad_if_match"
+
+
+# --- spaarkring: cycles, roles, meetings, deposits, the ledger ---------------------------------
+# `field` names the body field a rule is about, so an offline sync can point at e.g.
+# deposits[3].witness_member_ids.
+class NotASpaarkring(Refused):
+    code = "cycle.not_a_spaarkring"
+
+
+class CycleRulesInvalid(Refused):
+    code = "cycle.rules_invalid"
+
+
+class CycleAlreadyOpen(Conflict):
+    code = "cycle.already_open"
+
+
+class CycleClosed(Conflict):
+    code = "cycle.closed"
+
+
+class MeetingNumberOutOfRange(Refused):
+    code = "meeting.number_out_of_range"
+    field = "meeting_no"
+
+
+class MeetingNumberTaken(Conflict):
+    code = "meeting.number_taken"
+    field = "meeting_no"
+
+
+class MeetingNotOpen(Conflict):
+    code = "meeting.not_open"
+
+
+class MeetingClosed(Conflict):
+    code = "meeting.closed"
+
+
+class MeetingAlreadyOpen(Conflict):
+    code = "meeting.already_open"
+
+
+class AnotherMeetingOpen(Conflict):
+    code = "meeting.another_open"
+
+
+class LaterMeetingHeld(Conflict):
+    code = "meeting.later_meeting_held"
+
+
+class OpeningCashDiffers(Conflict):
+    code = "meeting.opening_cash_differs"
+    field = "opening_cash_cents"
+
+
+class MayNotRecord(Forbidden):
+    code = "meeting.may_not_record"
+
+
+class RoleSlateInvalid(Refused):
+    code = "roles.invalid"
+    field = "assignments"
+
+
+class RoleOfHeldMeeting(Conflict):
+    code = "roles.meeting_held"
+    field = "assignments"
+
+
+class TwoRolesAtOneMeeting(Refused):
+    code = "roles.one_role_per_member"
+    field = "assignments"
+
+
+class NotACurrentMember(Refused):
+    code = "member.not_current"
+    field = "member_id"
+
+
+class AttendanceSigned(Conflict):
+    code = "attendance.signed"
+    field = "attendance"
+
+
+class AttendanceEmpty(Conflict):
+    code = "attendance.empty"
+
+
+class SignerNotVoorzitter(Refused):
+    code = "attendance.signer_not_voorzitter"
+    field = "signed_by_member_id"
+
+
+class NotSigned(Conflict):
+    code = "attendance.not_signed"
+
+
+class DepositorNotPresent(Refused):
+    code = "deposit.member_not_present"
+    field = "member_id"
+
+
+class CounterNotGeldteller(Refused):
+    code = "deposit.counter_not_geldteller"
+    field = "counted_by_member_id"
+
+
+class CounterIsOwner(Refused):
+    code = "deposit.counter_is_owner"
+    field = "counted_by_member_id"
+
+
+class CounterNotPresent(Refused):
+    code = "deposit.counter_not_present"
+    field = "counted_by_member_id"
+
+
+class WitnessesRequired(Refused):
+    code = "deposit.witnesses_required"
+    field = "witness_member_ids"
+
+
+class WitnessIsParty(Refused):
+    code = "deposit.self_witnessed"
+    field = "witness_member_ids"
+
+
+class WitnessesNotDistinct(Refused):
+    code = "deposit.witnesses_not_distinct"
+    field = "witness_member_ids"
+
+
+class WitnessNotPresent(Refused):
+    code = "deposit.witness_not_present"
+    field = "witness_member_ids"
+
+
+class DepositOutOfLimits(Refused):
+    code = "deposit.amount_out_of_limits"
+    field = "amount_cents"
+
+
+class EntryAlreadyReversed(Conflict):
+    code = "ledger.already_reversed"
+
+
+class ReversalOfReversal(Conflict):
+    code = "ledger.reversal_not_reversible"
+
+
+class ReversalElsewhere(Refused):
+    code = "ledger.reversal_other_cycle"
+    field = "meeting_id"
+
+
+class NothingToExplain(Conflict):
+    code = "meeting.no_discrepancy"
+
+
+class SyncLoansNotYet(Refused):
+    code = "sync.loans_not_supported"
+
+
+class SyncClosingDiffers(Conflict):
+    code = "sync.closing_cash_differs"
+    field = "closing_cash_cents"
+
+
+# The same witnessing rules for cash that is not a deposit (closing count, loans paid out and back,
+# a leaver's payout): the same words, their own codes.
+class CashOwnerNotPresent(Refused):
+    code = "cash.member_not_present"
+    field = "member_id"
+
+
+class CashCounterNotGeldteller(Refused):
+    code = "cash.counter_not_geldteller"
+    field = "counted_by_member_id"
+
+
+class CashCounterIsOwner(Refused):
+    code = "cash.counter_is_owner"
+    field = "counted_by_member_id"
+
+
+class CashCounterNotPresent(Refused):
+    code = "cash.counter_not_present"
+    field = "counted_by_member_id"
+
+
+class CashWitnessesRequired(Refused):
+    code = "cash.witnesses_required"
+    field = "witness_member_ids"
+
+
+class CashWitnessIsParty(Refused):
+    code = "cash.self_witnessed"
+    field = "witness_member_ids"
+
+
+class CashWitnessesNotDistinct(Refused):
+    code = "cash.witnesses_not_distinct"
+    field = "witness_member_ids"
+
+
+class CashWitnessNotPresent(Refused):
+    code = "cash.witness_not_present"
+    field = "witness_member_ids"

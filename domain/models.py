@@ -9,7 +9,10 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    CheckConstraint,
+    Index,
     Date,
     DateTime,
     Enum,
@@ -22,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -83,6 +87,56 @@ class GroupStatus(enum.StrEnum):
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
     return Enum(cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e],
                 validate_strings=True, create_constraint=True)
+
+
+class CycleStatus(enum.StrEnum):
+    OPEN = "open"
+    SHARING_OUT = "sharing_out"
+    CLOSED = "closed"
+
+
+class InterestDistribution(enum.StrEnum):
+    PRO_RATA = "pro_rata"
+    EQUAL = "equal"
+    TIME_WEIGHTED = "time_weighted"
+
+
+class CycleRole(enum.StrEnum):
+    VOORZITTER = "voorzitter"
+    BOEKHOUDER = "boekhouder"
+    GELDTELLER = "geldteller"
+
+
+class MeetingStatus(enum.StrEnum):
+    PLANNED = "planned"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class AttendanceStatus(enum.StrEnum):
+    PRESENT = "present"
+    LATE = "late"
+    EXCUSED = "excused"
+    ABSENT = "absent"
+
+
+class EntryKind(enum.StrEnum):
+    DEPOSIT = "deposit"
+    LOAN_DISBURSEMENT = "loan_disbursement"
+    REPAYMENT_PRINCIPAL = "repayment_principal"
+    REPAYMENT_INTEREST = "repayment_interest"
+    EXIT_PAYOUT = "exit_payout"
+    SHARE_OUT_SAVINGS = "share_out_savings"
+    SHARE_OUT_INTEREST = "share_out_interest"
+
+
+class LoanStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DISBURSED = "disbursed"
+    REPAID = "repaid"
+    OVERDUE = "overdue"
 
 
 class Organisation(Base):
@@ -211,3 +265,181 @@ class IdempotencyKey(Base):
     expires_at: Mapped[datetime]
     # held while the first request runs; a claim left by a worker that died before committing expires
     lease_until: Mapped[datetime]
+
+
+class Cycle(Base):
+    """One savings period of a spaarkring, from an empty box to the share-out. Its rules are columns."""
+
+    __tablename__ = "cycles"
+    __table_args__ = (
+        UniqueConstraint("group_id", "number"),
+        # one cycle per group that is not closed yet
+        Index("uq_cycles_one_unclosed_per_group", "group_id", unique=True,
+              sqlite_where=sa_text("status != 'closed'"), postgresql_where=sa_text("status != 'closed'")),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    group_id: Mapped[UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    starts_on: Mapped[date]
+    meeting_interval_days: Mapped[int] = mapped_column(Integer)
+    planned_meetings: Mapped[int] = mapped_column(Integer)
+    meeting_time: Mapped[str] = mapped_column(String(5), default="19:00")  # local wall-clock time, HH:MM
+    min_deposit_cents: Mapped[int] = mapped_column(BigInteger)
+    max_deposit_cents: Mapped[int] = mapped_column(BigInteger)
+    max_loan_multiple: Mapped[int] = mapped_column(Integer)
+    max_loan_term_meetings: Mapped[int] = mapped_column(Integer)
+    default_interest_rate_bp: Mapped[int] = mapped_column(Integer)
+    interest_distribution: Mapped[InterestDistribution] = mapped_column(
+        _enum(InterestDistribution, "interest_distribution"))
+    min_witnesses: Mapped[int] = mapped_column(Integer, default=2)
+    approval_threshold_bp: Mapped[int] = mapped_column(Integer, default=5000)  # "for" must exceed this share
+    leaver_interest_share: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[CycleStatus] = mapped_column(_enum(CycleStatus, "cycle_status"), default=CycleStatus.OPEN)
+    # the chain's head: how many entries there are and the hash of the last (metadata, not a balance)
+    entry_count: Mapped[int] = mapped_column(Integer, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+
+
+class RoleAssignment(Base):
+    """Who holds a role from a meeting number on. Assignments with the same role and from_meeting_no
+    form one slate (e.g. two geldtellers); a later slate of that role takes over from its meeting on."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("cycle_id", "role", "from_meeting_no", "member_id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    cycle_id: Mapped[UUID] = mapped_column(ForeignKey("cycles.id"), index=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"))
+    role: Mapped[CycleRole] = mapped_column(_enum(CycleRole, "cycle_role"))
+    from_meeting_no: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "meeting_no"),
+        Index("uq_meetings_one_open_per_group", "group_id", unique=True,
+              sqlite_where=sa_text("status = 'open'"), postgresql_where=sa_text("status = 'open'")),
+        CheckConstraint("opening_cash_cents IS NULL OR opening_cash_cents >= 0", name="opening_not_negative"),
+        CheckConstraint("closing_cash_cents IS NULL OR closing_cash_cents >= 0", name="closing_not_negative"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    cycle_id: Mapped[UUID] = mapped_column(ForeignKey("cycles.id"), index=True)
+    group_id: Mapped[UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    meeting_no: Mapped[int] = mapped_column(Integer)
+    scheduled_for: Mapped[datetime]
+    theme: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus, "meeting_status"), default=MeetingStatus.PLANNED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime | None]
+    opened_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    opening_cash_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # opening count minus the previous closing count: non-zero means the box was touched in between
+    opening_difference_cents: Mapped[int | None] = mapped_column(BigInteger)
+    signed_at: Mapped[datetime | None]
+    signed_by_member_id: Mapped[UUID | None] = mapped_column(ForeignKey("members.id"))
+    signed_recorded_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    closing_cash_cents: Mapped[int | None] = mapped_column(BigInteger)
+    closing_counted_by_member_id: Mapped[UUID | None] = mapped_column(ForeignKey("members.id"))
+    closing_witness_member_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    # what the books said when the box was closed, and counted minus that: the figure said in the room
+    expected_cash_cents: Mapped[int | None] = mapped_column(BigInteger)
+    discrepancy_cents: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Attendance(Base):
+    """The presentielijst. Locked once the voorzitter has signed; a walk-in is appended as late."""
+
+    __tablename__ = "attendance"
+
+    meeting_id: Mapped[UUID] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    status: Mapped[AttendanceStatus] = mapped_column(_enum(AttendanceStatus, "attendance_status"))
+    recorded_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    after_signature: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MeetingNote(Base):
+    """An explanation of a closed meeting's cash discrepancy, written later; the meeting stays as it was."""
+
+    __tablename__ = "meeting_notes"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    meeting_id: Mapped[UUID] = mapped_column(ForeignKey("meetings.id"), index=True)
+    note: Mapped[str] = mapped_column(String(500))
+    recorded_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+    __table_args__ = (CheckConstraint("principal_cents > 0", name="principal_positive"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    cycle_id: Mapped[UUID] = mapped_column(ForeignKey("cycles.id"), index=True)
+    group_id: Mapped[UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    principal_cents: Mapped[int] = mapped_column(BigInteger)
+    purpose: Mapped[str | None] = mapped_column(String(100))
+    term_meetings: Mapped[int] = mapped_column(Integer)
+    status: Mapped[LoanStatus] = mapped_column(_enum(LoanStatus, "loan_status"), default=LoanStatus.REQUESTED)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    decided_meeting_id: Mapped[UUID | None] = mapped_column(ForeignKey("meetings.id"))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    interest_rate_bp: Mapped[int | None] = mapped_column(Integer)
+    interest_cents: Mapped[int | None] = mapped_column(BigInteger)
+    disbursement_meeting_id: Mapped[UUID | None] = mapped_column(ForeignKey("meetings.id"))
+    due_meeting_no: Mapped[int | None] = mapped_column(Integer)
+
+
+class LoanVote(Base):
+    __tablename__ = "loan_votes"
+
+    loan_id: Mapped[UUID] = mapped_column(ForeignKey("loans.id"), primary_key=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    vote: Mapped[str] = mapped_column(String(10))
+
+
+class LedgerEntry(Base):
+    """One cash movement, witnessed at a meeting. Append-only: the database refuses UPDATE and DELETE.
+
+    `amount_cents` is positive; a reversal carries the negated amount and points at what it reverses.
+    Each entry is chained to the cycle's previous one: hash = sha256(previous hash + content).
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        UniqueConstraint("cycle_id", "seq"),
+        UniqueConstraint("reverses_id"),  # an entry is reversed at most once
+        CheckConstraint("amount_cents != 0", name="amount_not_zero"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    cycle_id: Mapped[UUID] = mapped_column(ForeignKey("cycles.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    meeting_id: Mapped[UUID] = mapped_column(ForeignKey("meetings.id"), index=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[EntryKind] = mapped_column(_enum(EntryKind, "entry_kind"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    counted_by_member_id: Mapped[UUID | None] = mapped_column(ForeignKey("members.id"))
+    witness_member_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    loan_id: Mapped[UUID | None] = mapped_column(ForeignKey("loans.id"), index=True)
+    reverses_id: Mapped[UUID | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

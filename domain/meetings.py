@@ -1,0 +1,402 @@
+"""A spaarkring meeting, step by step as it happens in the room: open the box, the presentielijst,
+witnessed deposits, corrections, and the closing count.
+
+Every write loads the meeting with its cycle's row locked (PostgreSQL: SELECT … FOR UPDATE; SQLite: the
+write transaction is IMMEDIATE), so two phones recording one meeting are serialised and the cash and the
+chain are never wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain import errors as e
+from domain.access import Actor, visible_group_ids
+from domain.client_ids import earlier
+from domain.cycles import Assignment, Holders, holders_at, load_assignments
+from domain.ledger import (
+    CASH_ERRORS,
+    MeetingFacts,
+    NewEntry,
+    Witnessed,
+    append,
+    cash_effect,
+    check_deposit_total,
+    check_meeting_open,
+    check_reversible,
+    check_witnessed,
+    cycle_books,
+)
+from domain.models import (
+    Attendance,
+    AttendanceStatus,
+    Cycle,
+    CycleRole,
+    CycleStatus,
+    EntryKind,
+    Group,
+    GroupStatus,
+    LedgerEntry,
+    Meeting,
+    MeetingNote,
+    MeetingStatus,
+    Member,
+    Role,
+)
+
+PRESENT = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
+CLOSING_MIN_WITNESSES = 1
+
+
+@dataclass(slots=True)
+class MeetingContext:
+    meeting: Meeting
+    cycle: Cycle
+    group: Group
+    assignments: list[Assignment]
+    attendance: dict[UUID, Attendance]
+
+    @property
+    def holders(self) -> Holders:
+        return holders_at(self.assignments, self.meeting.meeting_no)
+
+    @property
+    def present(self) -> frozenset[UUID]:
+        return frozenset(m for m, a in self.attendance.items() if a.status in PRESENT)
+
+    def facts(self) -> MeetingFacts:
+        return MeetingFacts(self.meeting.status, self.meeting.signed_at is not None, self.present,
+                            self.holders[CycleRole.GELDTELLER], self.cycle.min_witnesses)
+
+
+def may_record(actor: Actor, holders: Holders) -> bool:
+    """The voorzitter or boekhouder of this meeting (through their account), a begeleider of the group,
+    or an admin. Visibility of the group has been checked before."""
+    if actor.role in (Role.ADMIN, Role.BEGELEIDER):
+        return True
+    recorders = holders[CycleRole.VOORZITTER] | holders[CycleRole.BOEKHOUDER]
+    return actor.role == Role.MEMBER and actor.member_id in recorders
+
+
+def sees_all_money(actor: Actor, holders: Holders) -> bool:
+    """A member sees their own amounts and the totals; whoever keeps the books sees every line."""
+    return actor.role != Role.MEMBER or may_record(actor, holders)
+
+
+async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool) -> MeetingContext:
+    """The meeting and what its rules need, in a few statements; for a write, the cycle row is locked
+    first and the meeting read after the lock, and the caller must be allowed to record."""
+    cycle_of_meeting = select(Meeting.cycle_id).where(
+        Meeting.id == meeting_id, Meeting.group_id.in_(visible_group_ids(actor))).scalar_subquery()
+    stmt = select(Cycle).where(Cycle.id == cycle_of_meeting)
+    if for_write:
+        stmt = stmt.with_for_update()
+    cycle = (await db.execute(stmt)).scalar_one_or_none()
+    if cycle is None:
+        raise e.ResourceNotFound()
+    meeting = await db.get(Meeting, meeting_id, populate_existing=for_write)
+    group = await db.get(Group, cycle.group_id)
+    assert meeting is not None and group is not None
+    attendance = {a.member_id: a for a in (await db.execute(
+        select(Attendance).where(Attendance.meeting_id == meeting.id))).scalars()}
+    context = MeetingContext(meeting, cycle, group, await load_assignments(db, cycle.id), attendance)
+    if for_write and not may_record(actor, context.holders):
+        raise e.MayNotRecord()
+    return context
+
+
+def _writable(context: MeetingContext) -> None:
+    if context.cycle.status == CycleStatus.CLOSED:
+        raise e.CycleClosed()
+    check_meeting_open(context.meeting.status)
+
+
+# --- open --------------------------------------------------------------------------------------
+async def open_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, opening_cash_cents: int,
+                       now: datetime, *, context: MeetingContext | None = None) -> Meeting:
+    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
+    meeting, cycle = context.meeting, context.cycle
+    if meeting.status == MeetingStatus.OPEN:
+        if meeting.opening_cash_cents == opening_cash_cents:
+            return meeting  # a retry of the same opening
+        raise e.OpeningCashDiffers(opening_cash_cents=meeting.opening_cash_cents or 0)
+    if meeting.status == MeetingStatus.CLOSED:
+        raise e.MeetingClosed()
+    if cycle.status == CycleStatus.CLOSED:
+        raise e.CycleClosed()
+    if context.group.status == GroupStatus.GESTOPT:
+        raise e.GroupStopped()
+    other = (await db.execute(select(Meeting.id).where(
+        Meeting.group_id == meeting.group_id, Meeting.status == MeetingStatus.OPEN))).first()
+    if other is not None:
+        raise e.AnotherMeetingOpen(meeting_id=str(other[0]))
+    later = (await db.execute(select(func.max(Meeting.meeting_no)).where(
+        Meeting.cycle_id == cycle.id, Meeting.status != MeetingStatus.PLANNED))).scalar_one()
+    if later is not None and later > meeting.meeting_no:
+        raise e.LaterMeetingHeld(meeting_no=later)
+    previous_closing = (await db.execute(
+        select(Meeting.closing_cash_cents).where(Meeting.cycle_id == cycle.id, Meeting.status == MeetingStatus.CLOSED)
+        .order_by(Meeting.meeting_no.desc()).limit(1))).scalar_one_or_none()
+    meeting.status = MeetingStatus.OPEN
+    meeting.opened_at, meeting.opened_by = now, actor.user_id
+    meeting.opening_cash_cents = opening_cash_cents
+    meeting.opening_difference_cents = opening_cash_cents - (previous_closing or 0)
+    if meeting.meeting_no == cycle.planned_meetings and cycle.status == CycleStatus.OPEN:
+        cycle.status = CycleStatus.SHARING_OUT
+    await db.flush()
+    return meeting
+
+
+# --- the presentielijst ------------------------------------------------------------------------
+async def _current_member_ids(db: AsyncSession, group_id: UUID, on: datetime) -> set[UUID]:
+    rows = await db.execute(select(Member.id, Member.left_on).where(Member.group_id == group_id))
+    return {member_id for member_id, left_on in rows if left_on is None or left_on > on.date()}
+
+
+async def put_attendance(db: AsyncSession, actor: Actor, meeting_id: UUID,
+                         entries: Sequence[tuple[UUID, AttendanceStatus]], now: datetime,
+                         *, context: MeetingContext | None = None) -> MeetingContext:
+    """Before the signature the list can be redone; after it, a walk-in may only be added as late."""
+    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
+    _writable(context)
+    wanted = dict(entries)
+    current = await _current_member_ids(db, context.group.id, context.meeting.scheduled_for)
+    if strangers := sorted(str(m) for m in wanted if m not in current):
+        raise e.NotACurrentMember(member_ids=strangers)
+    if context.meeting.signed_at is not None:
+        changed = [m for m, status in wanted.items()
+                   if (m in context.attendance and context.attendance[m].status != status)
+                   or (m not in context.attendance and status != AttendanceStatus.LATE)]
+        if changed or any(m not in wanted for m in context.attendance):
+            raise e.AttendanceSigned(member_ids=sorted(str(m) for m in changed))
+        for member_id in wanted.keys() - context.attendance.keys():
+            row = Attendance(meeting_id=context.meeting.id, member_id=member_id, status=AttendanceStatus.LATE,
+                             recorded_by=actor.user_id, recorded_at=now, after_signature=True)
+            db.add(row)
+            context.attendance[member_id] = row
+        await db.flush()
+        return context
+    if {m: a.status for m, a in context.attendance.items()} == wanted:
+        return context
+    await db.execute(delete(Attendance).where(Attendance.meeting_id == context.meeting.id))
+    context.attendance = {}
+    for member_id, status in wanted.items():
+        row = Attendance(meeting_id=context.meeting.id, member_id=member_id, status=status,
+                         recorded_by=actor.user_id, recorded_at=now)
+        db.add(row)
+        context.attendance[member_id] = row
+    await db.flush()
+    return context
+
+
+async def sign_presentielijst(db: AsyncSession, actor: Actor, meeting_id: UUID, signed_by_member_id: UUID,
+                              now: datetime, *, context: MeetingContext | None = None) -> Meeting:
+    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
+    meeting = context.meeting
+    _writable(context)
+    if meeting.signed_at is not None:
+        if meeting.signed_by_member_id == signed_by_member_id:
+            return meeting
+        raise e.AttendanceSigned()
+    if not context.attendance:
+        raise e.AttendanceEmpty()
+    if signed_by_member_id not in context.holders[CycleRole.VOORZITTER] or signed_by_member_id not in context.present:
+        raise e.SignerNotVoorzitter(member_id=str(signed_by_member_id))
+    meeting.signed_at, meeting.signed_by_member_id, meeting.signed_recorded_by = now, signed_by_member_id, actor.user_id
+    await db.flush()
+    return meeting
+
+
+# --- deposits and corrections ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    member_id: UUID
+    amount_cents: int
+    counted_by: UUID
+    witnesses: tuple[UUID, ...]
+
+
+def same_witnessed(entry: LedgerEntry, meeting_id: UUID, kind: EntryKind, member_id: UUID, amount_cents: int,
+                    counted_by: UUID | None, witnesses: Sequence[UUID]) -> bool:
+    return (entry.meeting_id, EntryKind(entry.kind), entry.member_id, entry.amount_cents, entry.counted_by_member_id,
+            sorted(entry.witness_member_ids or [])) == (
+        meeting_id, kind, member_id, amount_cents, counted_by, sorted(str(w) for w in witnesses))
+
+
+async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, deposit: Deposit, *,
+                         entry_id: UUID | None, now: datetime, context: MeetingContext | None = None,
+                         meeting_entries: dict[UUID, LedgerEntry] | None = None) -> tuple[LedgerEntry, bool]:
+    """Append a witnessed deposit. Returns (entry, created). Flushes; never commits.
+
+    `meeting_entries` (every entry of this meeting, by id) lets a sync check many deposits without a
+    statement each; an id used at another meeting then surfaces as a conflict when flushed."""
+    def same(entry: LedgerEntry) -> bool:
+        return same_witnessed(entry, meeting_id, EntryKind.DEPOSIT, deposit.member_id, deposit.amount_cents,
+                               deposit.counted_by, deposit.witnesses)
+
+    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
+    if meeting_entries is None:
+        found = await earlier(db, LedgerEntry, entry_id, same)
+    elif entry_id in meeting_entries:
+        found = meeting_entries[entry_id]
+        if not same(found):
+            raise e.IdReused(id=str(entry_id))
+    else:
+        found = None
+    if found is not None:
+        return found, False
+    _writable(context)
+    check_witnessed(context.facts(), Witnessed(deposit.member_id, deposit.counted_by, deposit.witnesses))
+    if meeting_entries is None:
+        already = int((await db.execute(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+            LedgerEntry.meeting_id == meeting_id, LedgerEntry.member_id == deposit.member_id,
+            LedgerEntry.kind == EntryKind.DEPOSIT))).scalar_one())
+    else:
+        already = sum(x.amount_cents for x in meeting_entries.values()
+                      if x.member_id == deposit.member_id and x.kind == EntryKind.DEPOSIT)
+    check_deposit_total(already, deposit.amount_cents, context.cycle.min_deposit_cents,
+                        context.cycle.max_deposit_cents)
+    entry = append(db, context.cycle, NewEntry(
+        meeting_id=meeting_id, member_id=deposit.member_id, kind=EntryKind.DEPOSIT, amount_cents=deposit.amount_cents,
+        counted_by=deposit.counted_by, witnesses=deposit.witnesses, id=entry_id or uuid4()), actor.user_id, now)
+    if meeting_entries is None:
+        await db.flush()
+    else:
+        meeting_entries[entry.id] = entry
+    return entry, True
+
+
+async def reverse_entry(db: AsyncSession, actor: Actor, entry_id: UUID, meeting_id: UUID, reason: str, *,
+                        now: datetime, reversal_id: UUID | None = None) -> tuple[LedgerEntry, bool]:
+    """Correct a mistake in front of the group: a new entry that cancels the original, with a reason."""
+    original = (await db.execute(select(LedgerEntry).join(Cycle, Cycle.id == LedgerEntry.cycle_id).where(
+        LedgerEntry.id == entry_id, Cycle.group_id.in_(visible_group_ids(actor))))).scalar_one_or_none()
+    if original is None:
+        raise e.ResourceNotFound()
+    context = await load_meeting(db, actor, meeting_id, for_write=True)
+    existing = (await db.execute(select(LedgerEntry).where(LedgerEntry.reverses_id == original.id))).scalar_one_or_none()
+    if existing is not None and (reversal_id is None or existing.id == reversal_id) \
+            and (existing.meeting_id, existing.reason) == (meeting_id, reason):
+        return existing, False  # a retry of the same correction
+    if context.cycle.id != original.cycle_id:
+        raise e.ReversalElsewhere()
+    check_reversible(original, existing is not None, context.cycle.status == CycleStatus.CLOSED)
+    _writable(context)
+    entry = append(db, context.cycle, NewEntry(
+        meeting_id=meeting_id, member_id=original.member_id, kind=EntryKind(original.kind),
+        amount_cents=-original.amount_cents, loan_id=original.loan_id, reverses_id=original.id, reason=reason,
+        id=reversal_id or uuid4()), actor.user_id, now)
+    await db.flush()
+    return entry, True
+
+
+# --- closing -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ClosingCount:
+    closing_cash_cents: int
+    counted_by: UUID | None = None
+    witnesses: tuple[UUID, ...] = ()
+
+
+async def close_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, count: ClosingCount, now: datetime,
+                        *, context: MeetingContext | None = None) -> Meeting:
+    """Count the box and close: the discrepancy (counted minus expected) is recorded, never booked away."""
+    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
+    meeting = context.meeting
+    if meeting.status == MeetingStatus.CLOSED and meeting.closing_cash_cents == count.closing_cash_cents:
+        return meeting  # a retry of the same close
+    _writable(context)
+    if count.counted_by is not None:
+        facts = replace(context.facts(), signed=True, min_witnesses=CLOSING_MIN_WITNESSES)
+        check_witnessed(facts, Witnessed(None, count.counted_by, count.witnesses), CASH_ERRORS)
+    _, expected = await cycle_books(db, context.cycle.id)
+    meeting.status = MeetingStatus.CLOSED
+    meeting.closed_at, meeting.closed_by = now, actor.user_id
+    meeting.closing_cash_cents = count.closing_cash_cents
+    meeting.closing_counted_by_member_id = count.counted_by
+    meeting.closing_witness_member_ids = sorted(str(w) for w in count.witnesses) if count.counted_by else None
+    meeting.expected_cash_cents = expected
+    meeting.discrepancy_cents = count.closing_cash_cents - expected
+    await db.flush()
+    return meeting
+
+
+async def explain_discrepancy(db: AsyncSession, actor: Actor, meeting_id: UUID, note: str, now: datetime) -> MeetingNote:
+    """A closed meeting is never changed; an explanation of its cash difference is added beside it."""
+    context = await load_meeting(db, actor, meeting_id, for_write=True)
+    if context.meeting.status != MeetingStatus.CLOSED or not context.meeting.discrepancy_cents:
+        raise e.NothingToExplain()
+    row = MeetingNote(id=uuid4(), meeting_id=meeting_id, note=note, recorded_by=actor.user_id, recorded_at=now)
+    db.add(row)
+    await db.flush()
+    return row
+
+
+async def outstanding_discrepancies(db: AsyncSession, cycle_id: UUID) -> dict[UUID, int]:
+    """Per closed meeting: counted minus expected, measured against the books as corrected since. A mistake
+    fixed later by a reversal stops showing; money really missing keeps showing. Explained ones show 0."""
+    meetings = list((await db.execute(select(Meeting).where(
+        Meeting.cycle_id == cycle_id, Meeting.status == MeetingStatus.CLOSED))).scalars())
+    explained = set((await db.execute(select(MeetingNote.meeting_id).join(Meeting).where(
+        Meeting.cycle_id == cycle_id))).scalars())
+    original, original_meeting, reversal_meeting = aliased(LedgerEntry), aliased(Meeting), aliased(Meeting)
+    later_fixes = (await db.execute(
+        select(original_meeting.meeting_no, reversal_meeting.meeting_no, LedgerEntry.kind, LedgerEntry.amount_cents)
+        .join(original, original.id == LedgerEntry.reverses_id)
+        .join(original_meeting, original_meeting.id == original.meeting_id)
+        .join(reversal_meeting, reversal_meeting.id == LedgerEntry.meeting_id)
+        .where(LedgerEntry.cycle_id == cycle_id, reversal_meeting.meeting_no > original_meeting.meeting_no))).all()
+    result: dict[UUID, int] = {}
+    for meeting in meetings:
+        if meeting.id in explained or meeting.discrepancy_cents is None:
+            result[meeting.id] = 0
+            continue
+        fix = sum(cash_effect(EntryKind(kind), amount) for from_no, at_no, kind, amount in later_fixes
+                  if from_no <= meeting.meeting_no < at_no)
+        result[meeting.id] = meeting.discrepancy_cents - fix
+    return result
+
+
+# --- reading a meeting -------------------------------------------------------------------------
+@dataclass(slots=True)
+class MeetingView:
+    context: MeetingContext
+    entries: list[LedgerEntry]
+    deposits_cents: int
+    cash_in_cents: int
+    cash_out_cents: int
+    cash_expected_cents: int
+    discrepancy_outstanding_cents: int | None
+    explanations: list[MeetingNote]
+    sees_all: bool
+
+
+async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID) -> MeetingView:
+    context = await load_meeting(db, actor, meeting_id, for_write=False)
+    meeting = context.meeting
+    entries = list((await db.execute(select(LedgerEntry).where(LedgerEntry.meeting_id == meeting.id)
+                                     .order_by(LedgerEntry.seq))).scalars())
+    cash_in = sum(cash_effect(EntryKind(x.kind), x.amount_cents) for x in entries
+                  if cash_effect(EntryKind(x.kind), x.amount_cents) > 0)
+    cash_out = -sum(cash_effect(EntryKind(x.kind), x.amount_cents) for x in entries
+                    if cash_effect(EntryKind(x.kind), x.amount_cents) < 0)
+    if meeting.status == MeetingStatus.CLOSED:
+        expected = meeting.expected_cash_cents or 0
+        outstanding = (await outstanding_discrepancies(db, context.cycle.id)).get(meeting.id)
+    else:
+        _, expected = await cycle_books(db, context.cycle.id)
+        outstanding = None
+    notes = list((await db.execute(select(MeetingNote).where(MeetingNote.meeting_id == meeting.id)
+                                   .order_by(MeetingNote.recorded_at))).scalars())
+    deposits = sum(x.amount_cents for x in entries if x.kind == EntryKind.DEPOSIT)
+    sees_all = sees_all_money(actor, context.holders)
+    if not sees_all:
+        entries = [x for x in entries if x.member_id == actor.member_id]
+    return MeetingView(context, entries, deposits, cash_in, cash_out, expected, outstanding, notes, sees_all)
