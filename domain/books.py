@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.access import Actor
 from domain.cycles import get_visible_cycle, holders_at, load_assignments
 from domain.ledger import ChainReport, MemberBook, cycle_books, verify_cycle
+from domain.loans import interest_charged
 from domain.meetings import sees_all_money
 from domain.models import Cycle, LedgerEntry, Meeting, MeetingStatus, Member
 from domain.paging import Page, paginate
@@ -37,21 +38,17 @@ class Balances:
     complete: bool  # False when the caller sees only their own line
 
 
-async def _sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
+async def sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
     """Whoever keeps the books now (the roles of the latest meeting held or open) sees every line."""
     latest = (await db.execute(select(func.max(Meeting.meeting_no)).where(
         Meeting.cycle_id == cycle.id, Meeting.status != MeetingStatus.PLANNED))).scalar_one() or 1
     return sees_all_money(actor, holders_at(await load_assignments(db, cycle.id), latest))
 
 
-def loan_figures(book: MemberBook) -> tuple[int, int]:
-    """(loan outstanding, interest due); filled in by the loans module once loans exist."""
-    return 0, 0
-
-
 async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
     cycle = await get_visible_cycle(db, actor, cycle_id)
     books, cash = await cycle_books(db, cycle.id)
+    interest = await interest_charged(db, cycle.id)
     members = list((await db.execute(select(Member).where(Member.group_id == cycle.group_id)
                                      .order_by(Member.joined_on, Member.id))).scalars())
     lines = []
@@ -59,21 +56,21 @@ async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
         book = books.get(member.id, MemberBook())
         if member.left_on is not None and member.id not in books:
             continue
-        outstanding, interest = loan_figures(book)
-        lines.append(MemberBalance(member.id, member.display_name, member.left_on, book.saved_cents, outstanding,
-                                   interest))
+        lines.append(MemberBalance(member.id, member.display_name, member.left_on, book.saved_cents,
+                                   book.disbursed_cents - book.repaid_principal_cents,
+                                   interest.get(member.id, 0) - book.repaid_interest_cents))
     totals = (sum(x.saved_cents for x in lines), sum(x.loan_outstanding_cents for x in lines),
               sum(x.interest_due_cents for x in lines))
-    sees_all = await _sees_all(db, actor, cycle)
-    if not sees_all:
+    complete = await sees_all(db, actor, cycle)
+    if not complete:
         lines = [x for x in lines if x.member_id == actor.member_id]
-    return Balances(cycle.id, lines, *totals, cash_expected_cents=cash, complete=sees_all)
+    return Balances(cycle.id, lines, *totals, cash_expected_cents=cash, complete=complete)
 
 
 async def ledger_page(db: AsyncSession, actor: Actor, cycle_id: UUID, cursor: str | None, limit: int) -> Page[LedgerEntry]:
     cycle = await get_visible_cycle(db, actor, cycle_id)
     stmt = select(LedgerEntry).where(LedgerEntry.cycle_id == cycle.id)
-    if not await _sees_all(db, actor, cycle):
+    if not await sees_all(db, actor, cycle):
         stmt = stmt.where(LedgerEntry.member_id == actor.member_id)
     return await paginate(db, stmt, [LedgerEntry.seq], cursor, limit)
 

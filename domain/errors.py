@@ -366,3 +366,102 @@ class CashWitnessesNotDistinct(Refused):
 class CashWitnessNotPresent(Refused):
     code = "cash.witness_not_present"
     field = "witness_member_ids"
+
+
+# --- loans, leaving, share-out -----------------------------------------------------------------
+class LoansDisabled(Refused):
+    code = "loan.loans_disabled"
+
+
+class LoanRequestsClosed(Conflict):
+    code = "loan.cycle_sharing_out"
+
+
+class LoanOverMultiple(Refused):
+    code = "loan.over_multiple"
+    field = "amount_cents"
+
+
+class LoanTermTooLong(Refused):
+    code = "loan.term_too_long"
+    field = "term_meetings"
+
+
+class LoanAlreadyOpen(Conflict):
+    code = "loan.already_open"
+    field = "member_id"
+
+
+class LoanNotRequested(Conflict):
+    code = "loan.not_requested"
+
+
+class LoanNotApproved(Conflict):
+    code = "loan.not_approved"
+
+
+class LoanNotDisbursed(Conflict):
+    code = "loan.not_disbursed"
+
+
+class BorrowerVotes(Refused):
+    code = "loan.self_vote"
+    field = "votes"
+
+
+class VoterNotPresent(Refused):
+    code = "loan.voter_not_present"
+    field = "votes"
+
+
+class BorrowerDecides(Forbidden):
+    code = "loan.borrower_may_not_decide"
+
+
+class NotEnoughCash(Conflict):
+    code = "loan.not_enough_cash"
+
+
+class DueAfterLastMeeting(Refused):
+    code = "loan.due_after_last_meeting"
+
+
+class Overpayment(Refused):
+    code = "loan.overpayment"
+    field = "amount_cents"
+
+
+class WrongCycle(Refused):
+    code = "loan.other_cycle"
+    field = "meeting_id"
+
+
+class LeavingWithLoan(Conflict):
+    code = "member.loan_outstanding"
+
+
+class NotLeft(Conflict):
+    code = "member.not_left"
+    field = "member_id"
+
+
+class NothingSaved(Conflict):
+    code = "member.nothing_saved"
+    field = "member_id"
+
+
+class ShareOutLoanOutstanding(Conflict):
+    code = "share_out.loan_outstanding"
+
+
+class ShareOutNotLastMeeting(Conflict):
+    code = "share_out.not_last_meeting"
+    field = "meeting_id"
+
+
+class ShareOutNotFinal(NotFound):
+    code = "share_out.not_finalised"
+
+
+class NoOneToShareWith(Conflict):
+    code = "share_out.no_one_to_share_with"

@@ -34,6 +34,7 @@ from domain.ledger import (
     check_witnessed,
     cycle_books,
 )
+from domain.loan_status import OUTSTANDING_STATUSES, settle, settle_after_close
 from domain.models import (
     Attendance,
     AttendanceStatus,
@@ -44,6 +45,7 @@ from domain.models import (
     Group,
     GroupStatus,
     LedgerEntry,
+    Loan,
     Meeting,
     MeetingNote,
     MeetingStatus,
@@ -297,6 +299,37 @@ async def reverse_entry(db: AsyncSession, actor: Actor, entry_id: UUID, meeting_
     return entry, True
 
 
+async def record_exit_payout(db: AsyncSession, actor: Actor, meeting_id: UUID, member_id: UUID, move: Witnessed, *,
+                             entry_id: UUID | None, now: datetime) -> tuple[LedgerEntry, bool]:
+    """A member who left gets their savings back, counted and witnessed at a meeting. Until then the
+    savings stay owed to them. Someone still owing on a loan settles that first."""
+    context = await load_meeting(db, actor, meeting_id, for_write=True)
+    found = await earlier(db, LedgerEntry, entry_id, lambda x: x.kind == EntryKind.EXIT_PAYOUT and same_witnessed(
+        x, meeting_id, EntryKind.EXIT_PAYOUT, member_id, x.amount_cents, move.counted_by, move.witnesses))
+    if found is not None:
+        return found, False
+    _writable(context)
+    member = await db.get(Member, member_id)
+    if member is None or member.group_id != context.group.id:
+        raise e.NotACurrentMember(member_ids=[str(member_id)])
+    if member.left_on is None:
+        raise e.NotLeft()
+    if (await db.execute(select(Loan.id).where(Loan.member_id == member_id, Loan.cycle_id == context.cycle.id,
+                                               Loan.status.in_(OUTSTANDING_STATUSES)))).first():
+        raise e.LeavingWithLoan()
+    books, _ = await cycle_books(db, context.cycle.id)
+    saved = books[member_id].saved_cents if member_id in books else 0
+    if saved <= 0:
+        raise e.NothingSaved()
+    facts = replace(context.facts(), present=context.present | {member_id})  # a leaver need not be on the list
+    check_witnessed(facts, Witnessed(member_id, move.counted_by, move.witnesses), CASH_ERRORS)
+    entry = append(db, context.cycle, NewEntry(
+        meeting_id=meeting_id, member_id=member_id, kind=EntryKind.EXIT_PAYOUT, amount_cents=saved,
+        counted_by=move.counted_by, witnesses=move.witnesses, id=entry_id or uuid4()), actor.user_id, now)
+    await db.flush()
+    return entry, True
+
+
 # --- closing -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class ClosingCount:
@@ -312,7 +345,7 @@ async def close_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, count:
     meeting = context.meeting
     if meeting.status == MeetingStatus.CLOSED and meeting.closing_cash_cents == count.closing_cash_cents:
         return meeting  # a retry of the same close
-    _writable(context)
+    check_meeting_open(meeting.status)  # the box is also counted after a share-out closed the cycle
     if count.counted_by is not None:
         facts = replace(context.facts(), signed=True, min_witnesses=CLOSING_MIN_WITNESSES)
         check_witnessed(facts, Witnessed(None, count.counted_by, count.witnesses), CASH_ERRORS)
@@ -324,6 +357,8 @@ async def close_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, count:
     meeting.closing_witness_member_ids = sorted(str(w) for w in count.witnesses) if count.counted_by else None
     meeting.expected_cash_cents = expected
     meeting.discrepancy_cents = count.closing_cash_cents - expected
+    await db.flush()
+    await settle_after_close(db, context.cycle.id, meeting.meeting_no)
     await db.flush()
     return meeting
 

@@ -443,3 +443,18 @@ class LedgerEntry(Base):
     recorded_at: Mapped[datetime]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class ShareOut(Base):
+    """A finalised share-out and its calculation sheet, kept unchanged so the group can check and sign it."""
+
+    __tablename__ = "share_outs"
+
+    cycle_id: Mapped[UUID] = mapped_column(ForeignKey("cycles.id"), primary_key=True)
+    meeting_id: Mapped[UUID] = mapped_column(ForeignKey("meetings.id"))
+    interest_pool_cents: Mapped[int] = mapped_column(BigInteger)
+    total_payout_cents: Mapped[int] = mapped_column(BigInteger)
+    sheet: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sheet_hash: Mapped[str] = mapped_column(String(64))
+    finalised_at: Mapped[datetime]
+    finalised_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))

@@ -20,8 +20,8 @@ RULES = cycles.CycleRules(min_deposit_cents=500, max_deposit_cents=5000, max_loa
 
 @dataclass
 class Kring:
-    """Group A of the world: Amina (boekhouder, has an account), Bram (voorzitter), Chris (geldteller),
-    Dewi and Eva (witnesses)."""
+    """Group A of the world: Amina (boekhouder, has an account), Bram (voorzitter), Chris and Dewi
+    (geldtellers), Eva."""
 
     world: World
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -45,6 +45,7 @@ class Kring:
                 cycles.Assignment(m["bram"], CycleRole.VOORZITTER, 1),
                 cycles.Assignment(m["amina"], CycleRole.BOEKHOUDER, 1),
                 cycles.Assignment(m["chris"], CycleRole.GELDTELLER, 1),
+                cycles.Assignment(m["dewi"], CycleRole.GELDTELLER, 1),
             ])
             planned = await cycles.plan_meetings(db, admin, cycle.id)
             await db.commit()
@@ -69,11 +70,19 @@ class Kring:
             await db.commit()
         return meeting_id
 
+    def counter_for(self, member: UUID) -> UUID:
+        return self.chris if member != self.chris else self.dewi
+
+    def witnesses_for(self, member: UUID) -> tuple[UUID, UUID]:
+        counter = self.counter_for(member)
+        first, second = [x for x in (self.eva, self.bram, self.amina, self.dewi) if x not in (member, counter)][:2]
+        return first, second
+
     async def deposit(self, meeting_id: UUID, member: UUID, amount_cents: int) -> UUID:
-        witnesses = tuple(x for x in (self.dewi, self.eva, self.bram) if x != member)[:2]
         async with self.sessionmaker() as db:
             entry, _ = await meetings.record_deposit(
-                db, self.world.actor("admin"), meeting_id, meetings.Deposit(member, amount_cents, self.chris, witnesses),
+                db, self.world.actor("admin"), meeting_id,
+                meetings.Deposit(member, amount_cents, self.counter_for(member), self.witnesses_for(member)),
                 entry_id=None, now=utcnow())
             await db.commit()
         return entry.id
@@ -86,8 +95,8 @@ class Kring:
         return meeting
 
     def deposit_body(self, member: UUID, amount_cents: int, **overrides: object) -> dict[str, object]:
-        witnesses = [str(x) for x in (self.dewi, self.eva, self.bram) if x != member][:2]
         body: dict[str, object] = {"member_id": str(member), "amount_cents": amount_cents,
-                                   "counted_by_member_id": str(self.chris), "witness_member_ids": witnesses}
+                                   "counted_by_member_id": str(self.counter_for(member)),
+                                   "witness_member_ids": [str(x) for x in self.witnesses_for(member)]}
         body.update(overrides)
         return body

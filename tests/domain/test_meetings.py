@@ -43,4 +43,4 @@ async def test_a_deposit_counted_by_someone_who_is_not_a_geldteller_is_refused(k
     async with kring.sessionmaker() as db:
         with pytest.raises(errors.CounterNotGeldteller):
             await meetings.record_deposit(db, kring.world.actor("admin"), meeting_id, meetings.Deposit(
-                kring.amina, 1000, kring.dewi, (kring.eva, kring.bram)), entry_id=None, now=utcnow())
+                kring.amina, 1000, kring.eva, (kring.dewi, kring.bram)), entry_id=None, now=utcnow())

@@ -17,12 +17,11 @@ async def kring(world: World) -> Kring:
 
 
 def batch(kring: Kring, deposits: list[tuple[UUID, UUID, int]], *, closing: int | None) -> sync.SyncBatch:
-    witnesses = {m: tuple(x for x in (kring.dewi, kring.eva, kring.bram) if x != m)[:2] for m in kring.everyone}
     return sync.SyncBatch(
         opening_cash_cents=0,
         attendance=[(m, AttendanceStatus.PRESENT) for m in kring.everyone],
         attendance_signed_by_member_id=kring.bram,
-        deposits=[(entry_id, meetings.Deposit(member, amount, kring.chris, witnesses[member]))
+        deposits=[(entry_id, meetings.Deposit(member, amount, kring.counter_for(member), kring.witnesses_for(member)))
                   for entry_id, member, amount in deposits],
         closing=meetings.ClosingCount(closing) if closing is not None else None,
     )
