@@ -1,4 +1,9 @@
-"""Bearer tokens: short-lived JWT access tokens (HS256, pinned), and the Actor built from them."""
+"""Bearer tokens: short-lived JWT access tokens (HS256, pinned), and the Actor built from them.
+
+An access token carries iss, aud, sub (the user id), exp, iat, jti and `typ: access`; one handed out by
+login or refresh also carries `sid`, the id of its refresh token family, so logging out (or a detected
+reuse) ends its access tokens too, not only the refresh tokens.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +16,13 @@ import jwt
 from litestar.connection import ASGIConnection
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
 from domain.access import Actor
 from domain.errors import AccountClosed, TokenExpired, TokenInvalid, TokenMissing
-from domain.models import Role, User
+from domain.models import RefreshToken, Role, User
 
 ALGORITHM = "HS256"
 
@@ -34,6 +40,7 @@ PUBLIC_PATHS = [
 class AccessClaims:
     user_id: UUID
     jti: str
+    family_id: UUID | None = None  # the `sid` claim: the refresh token family the token belongs to
 
 
 class TokenService:
@@ -43,11 +50,13 @@ class TokenService:
         self._audience = settings.jwt_audience
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
 
-    def issue(self, user: User, now: datetime) -> tuple[str, int]:
-        claims = {
+    def issue(self, user: User, now: datetime, family_id: UUID | None = None) -> tuple[str, int]:
+        claims: dict[str, Any] = {
             "iss": self._issuer, "aud": self._audience, "sub": str(user.id), "typ": "access",
             "iat": int(now.timestamp()), "exp": int((now + self.lifetime).timestamp()), "jti": uuid4().hex,
         }
+        if family_id is not None:
+            claims["sid"] = str(family_id)
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), int(self.lifetime.total_seconds())
 
     def read(self, token: str) -> AccessClaims:
@@ -63,7 +72,8 @@ class TokenService:
         if claims.get("typ") != "access":
             raise TokenInvalid()
         try:
-            return AccessClaims(UUID(str(claims["sub"])), str(claims["jti"]))
+            family = claims.get("sid")
+            return AccessClaims(UUID(str(claims["sub"])), str(claims["jti"]), UUID(str(family)) if family else None)
         except ValueError:
             raise TokenInvalid() from None
 
@@ -91,8 +101,15 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 async def load_actor(db: AsyncSession, claims: AccessClaims) -> Actor:
-    user = await db.get(User, claims.user_id)
-    if user is None:
+    """The caller, in one query: the user, and whether the token's family was revoked (logout, reuse)."""
+    if claims.family_id is None:
+        user, revoked = await db.get(User, claims.user_id), False
+    else:
+        family_revoked = exists().where(RefreshToken.family_id == claims.family_id,
+                                        RefreshToken.revoked_at.is_not(None))
+        row = (await db.execute(select(User, family_revoked).where(User.id == claims.user_id))).first()
+        user, revoked = (row[0], bool(row[1])) if row is not None else (None, False)
+    if user is None or revoked:
         raise TokenInvalid()
     if not user.is_active:
         raise AccountClosed()

@@ -1,4 +1,8 @@
-"""The `kringkas` console script: serve, migrate, create-user, demo, openapi."""
+"""The `kringkas` console script: serve, migrate, create-user, demo, openapi.
+
+Every command reads the settings the way the server does (`load_settings`); a setting that can't be
+used ends the command with one line on stderr and exit status 2. Other failures are one line and exit 1.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +11,83 @@ import asyncio
 import getpass
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
-from api.settings import Settings, SettingsError, load_settings
+from api.settings import Settings, SettingsError, load_settings, sqlite_path
+
+T = TypeVar("T")
+
+
+def _fail(message: str, status: int = 1) -> NoReturn:
+    print(f"kringkas: {message}", file=sys.stderr)
+    raise SystemExit(status)
 
 
 def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as problem:
-        print(f"kringkas: {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(problem), 2)
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(db)` in one transaction; database trouble becomes one line, not a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    from domain.database import make_engine, make_sessionmaker
+    from domain.errors import DomainError
+
+    async def run() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_sessionmaker(engine)() as db:
+                result = await work(db)
+                await db.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as error:
+        from api.messages import render_message
+
+        title, detail = render_message(error.code, "en", error.params)
+        _fail(f"{title}: {detail} ({error.code})")
+    except DBAPIError as error:
+        text = str(error.orig).splitlines()[0] if error.orig is not None else type(error).__name__
+        if "no such table" in text or "does not exist" in text:
+            _fail(f"the database has no tables yet ({text}); run `kringkas migrate` first")
+        _fail(f"database error: {text}")
+    except OSError as error:
+        _fail(f"can't reach the database: {error}")
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
     from domain.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
-    print("kringkas: database migrated to the latest version")
-
-
-async def _with_session(settings: Settings, work):  # type: ignore[no-untyped-def]
-    from domain.database import make_engine, make_sessionmaker
-
-    engine = make_engine(settings.database_url)
+    path = sqlite_path(settings.database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        async with make_sessionmaker(engine)() as db:
-            result = await work(db)
-            await db.commit()
-            return result
-    finally:
-        await engine.dispose()
+        upgrade(settings.database_url)
+    except OSError as error:
+        _fail(f"can't reach the database: {error}")
+    print("kringkas: database migrated to the latest version")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from domain.demo import load_demo
 
     settings = _settings()
-    demo = asyncio.run(_with_session(settings, lambda db: load_demo(
-        db, password_profile=settings.password_profile, today=date.today(), only_if_empty=args.if_empty)))
+    if settings.env == "production":
+        _fail("demo data has well-known passwords; it is not loaded with KRINGKAS_ENV=production", 2)
+    demo = _run(settings, lambda db: load_demo(
+        db, password_profile=settings.password_profile, today=date.today(), only_if_empty=args.if_empty))
     if not demo.logins:
         print("kringkas: the database holds data already; no demo data loaded")
         return
@@ -57,25 +97,27 @@ def cmd_demo(args: argparse.Namespace) -> None:
         print(f"  {role:<11} {email:<28} {password}")
 
 
+def _ask_password() -> str:
+    password = getpass.getpass("Password: ")
+    if sys.stdin.isatty() and getpass.getpass("Password (again): ") != password:
+        _fail("the two passwords differ; nothing was created")
+    return password
+
+
 def cmd_create_user(args: argparse.Namespace) -> None:
     from domain import people
-    from domain.errors import DomainError
     from domain.models import Role
 
     settings = _settings()
-    password = args.password or getpass.getpass("Password: ")
+    password = args.password if args.password is not None else _ask_password()
 
-    async def work(db):  # type: ignore[no-untyped-def]
+    async def work(db: Any) -> Any:
         organisation = await people.get_or_create_organisation(db, args.organisation)
         new = people.NewUser(args.email, password, Role(args.role), args.display_name)
         user, _ = await people.add_user(db, organisation.id, new, password_profile=settings.password_profile)
         return user
 
-    try:
-        user = asyncio.run(_with_session(settings, work))
-    except DomainError as error:
-        print(f"kringkas: {error.code} {error.params or ''}", file=sys.stderr)
-        raise SystemExit(1) from None
+    user = _run(settings, work)
     print(f"kringkas: created {args.role} {user.email} in {args.organisation}")
 
 
@@ -95,7 +137,7 @@ def openapi_json() -> str:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = _settings()
+    settings = _settings()  # refuses a bad configuration here, before uvicorn starts, in one line
     host = args.host or settings.host
     port = args.port or settings.port
     print(f"kringkas: serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)

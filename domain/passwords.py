@@ -30,6 +30,14 @@ def hash_password(password: str, profile: str = "owasp") -> str:
     return hasher(profile).hash(password)
 
 
+def needs_rehash(password_hash: str, profile: str = "owasp") -> bool:
+    """True when the hash was made with other parameters than the profile's (e.g. an older profile)."""
+    try:
+        return hasher(profile).check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
 def verify_password(password_hash: str | None, password: str, profile: str = "owasp") -> bool:
     """True when the password matches. With no hash (unknown email) a dummy hash is checked so the
     answer takes the same time either way."""

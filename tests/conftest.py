@@ -12,6 +12,7 @@ import itertools
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,7 +29,10 @@ from domain.database import make_engine, make_sessionmaker, normalise_url
 from domain.migrate import upgrade
 from tests.world import World
 
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# One name per test run (set by the first process, inherited by the xdist workers), so two runs that
+# share a PostgreSQL server never drop each other's template databases.
+RUN = os.environ.setdefault("KRINGKAS_TEST_RUN", uuid.uuid4().hex[:8])
+WORKER = f'{RUN}_{os.environ.get("PYTEST_XDIST_WORKER", "main")}'
 _counter = itertools.count()
 
 
