@@ -28,6 +28,11 @@ from api.problems import PROBLEM_JSON, problem_body
 from domain.models import IdempotencyKey, utcnow
 
 LEASE = timedelta(seconds=60)
+KEY_INVALID = "idempotency.key_invalid"
+KEY_REUSED = "idempotency.key_reused"
+IN_PROGRESS = "idempotency.in_progress"
+OUTCOME_UNKNOWN = "idempotency.outcome_unknown"
+CODES = (KEY_INVALID, KEY_REUSED, IN_PROGRESS, OUTCOME_UNKNOWN)
 NOT_STORED_PREFIXES = ("/api/v1/auth/",)
 REPLAYED_HEADERS = ("content-type", "location", "content-language", "etag")
 
@@ -50,7 +55,7 @@ class IdempotencyMiddleware:
             return
         lang = pick_language(headers.get("accept-language"))
         if not (0 < len(key) <= 255) or not key.isprintable():
-            await _send_problem(send, lang, 422, "idempotency.key_invalid")
+            await _send_problem(send, lang, 422, KEY_INVALID)
             return
         body, receive = await _buffer(receive, self.max_body_bytes)
         if body is None:  # too large: let the app answer 413
@@ -97,17 +102,17 @@ class IdempotencyMiddleware:
                                       expires_at=now + self.retention, lease_until=now + LEASE))
                 try:
                     await db.commit()
-                except IntegrityError:
-                    return _problem(409, "idempotency.in_progress")
+                except IntegrityError:  # a parallel request with this key claimed it first
+                    return _problem(409, IN_PROGRESS)
                 return claim
             if row.request_hash != digest:
-                return _problem(422, "idempotency.key_reused")
+                return _problem(422, KEY_REUSED)
             if row.status_code is not None and row.response_body is not None:
                 return _replay(row.status_code, row.response_headers or {}, row.response_body)
+            if row.lease_until > now:  # still running, or committed and about to store its answer
+                return _problem(409, IN_PROGRESS)
             if row.committed_at is not None:
-                return _problem(409, "idempotency.outcome_unknown")
-            if row.lease_until > now:
-                return _problem(409, "idempotency.in_progress")
+                return _problem(409, OUTCOME_UNKNOWN)
             # The first attempt's worker died before committing anything: take the claim over.
             taken = await db.execute(
                 update(IdempotencyKey)
@@ -117,7 +122,7 @@ class IdempotencyMiddleware:
             )
             await db.commit()
             if taken.rowcount != 1:  # type: ignore[attr-defined]
-                return _problem(409, "idempotency.in_progress")
+                return _problem(409, IN_PROGRESS)
             return IdempotencyClaim(row.id)
 
     async def _settle(self, sessionmaker: Any, claim: IdempotencyClaim, captured: dict[str, Any]) -> None:

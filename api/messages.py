@@ -175,6 +175,278 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Datum klopt niet", "Een lid kan niet vertrekken voor de dag van aansluiten ({joined_on})."),
         ("Date is not right", "A member can't leave before the day they joined ({joined_on})."),
     ),
+    # spaarkring: cycles, roles, meetings, the presentielijst
+    "cycle.not_a_spaarkring": (
+        ("Geen spaarkring", "Rondes, inleg en leningen horen bij een spaarkring, niet bij een luistergroep."),
+        ("Not a spaarkring", "Cycles, deposits and loans belong to a spaarkring, not to a luistergroep."),
+    ),
+    "cycle.rules_invalid": (
+        ("Regels kloppen niet", "Deze regels passen niet bij elkaar: {fields}."),
+        ("Rules don't fit", "These rules don't fit together: {fields}."),
+    ),
+    "cycle.already_open": (
+        ("Er loopt al een ronde", "Deze groep heeft al een open ronde. Sluit die eerst af."),
+        ("A cycle is already open", "This group already has an open cycle. Close it first."),
+    ),
+    "cycle.closed": (
+        ("Ronde is gesloten", "Deze ronde is afgesloten; er kan niets meer bij."),
+        ("Cycle is closed", "This cycle is closed; nothing can be added."),
+    ),
+    "meeting.number_out_of_range": (
+        ("Nummer klopt niet", "Een bijeenkomst heeft een nummer van 1 tot en met {planned_meetings}."),
+        ("Number out of range", "A meeting has a number from 1 up to and including {planned_meetings}."),
+    ),
+    "meeting.number_taken": (
+        ("Nummer al gebruikt", "Er is al een bijeenkomst met dit nummer in deze ronde."),
+        ("Number already used", "This cycle already has a meeting with this number."),
+    ),
+    "meeting.not_open": (
+        ("Bijeenkomst niet geopend", "Open eerst de bijeenkomst."),
+        ("Meeting not open", "Open the meeting first."),
+    ),
+    "meeting.closed": (
+        ("Bijeenkomst is gesloten", "Deze bijeenkomst is gesloten; er kan niets meer bij. Herstel een fout met een correctie."),
+        ("Meeting is closed", "This meeting is closed; nothing can be added. Fix a mistake with a reversal."),
+    ),
+    "meeting.already_open": (
+        ("Bijeenkomst is al geopend", "Deze bijeenkomst is al geopend."),
+        ("Meeting already open", "This meeting is already open."),
+    ),
+    "meeting.another_open": (
+        ("Andere bijeenkomst open", "Er is nog een andere bijeenkomst open. Sluit die eerst."),
+        ("Another meeting is open", "Another meeting is still open. Close it first."),
+    ),
+    "meeting.later_meeting_held": (
+        ("Latere bijeenkomst al gehouden", "Bijeenkomst {meeting_no} is al gehouden; deze kan niet meer."),
+        ("A later meeting was held", "Meeting {meeting_no} has been held already; this one can't be held now."),
+    ),
+    "meeting.opening_cash_differs": (
+        ("Beginkas wijkt af", "De bijeenkomst is al geopend met {opening_cash_cents} cent in de kas."),
+        ("Opening cash differs", "The meeting was already opened with {opening_cash_cents} cents in the box."),
+    ),
+    "meeting.may_not_record": (
+        ("Niet uw taak", "Alleen de voorzitter of de boekhouder van deze bijeenkomst legt dit vast."),
+        ("Not yours to record", "Only the voorzitter or the boekhouder of this meeting records this."),
+    ),
+    "meeting.no_discrepancy": (
+        ("Niets uit te leggen", "De kas klopte; er is geen verschil om uit te leggen."),
+        ("Nothing to explain", "The cash box added up; there is no difference to explain."),
+    ),
+    "roles.invalid": (
+        ("Rollen kloppen niet", "De rollen vanaf bijeenkomst {from_meeting_no} kloppen niet. Kijk wie welke rol heeft."),
+        ("Roles don't add up", "The roles from meeting {from_meeting_no} don't add up. Check who holds which role."),
+    ),
+    "roles.meeting_held": (
+        ("Bijeenkomst al gehouden", "Tot en met bijeenkomst {last_held_meeting_no} liggen de rollen vast; "
+                                    "wijzig ze vanaf een latere."),
+        ("Meeting already held", "Roles are fixed up to and including meeting {last_held_meeting_no}; "
+                                 "change them from a later one."),
+    ),
+    "roles.one_role_per_member": (
+        ("Eén rol per lid", "Bij bijeenkomst {meeting_no} heeft een lid meer dan één rol."),
+        ("One role per member", "At meeting {meeting_no} a member holds more than one role."),
+    ),
+    "member.not_current": (
+        ("Geen lid meer of nog niet", "Niet iedereen hier is op dit moment lid van de groep."),
+        ("Not a current member", "Not everyone named is a member of the group at this time."),
+    ),
+    "attendance.signed": (
+        ("Presentielijst is getekend", "Na het tekenen verandert de presentielijst niet meer."),
+        ("Attendance list is signed", "Once signed, the attendance list no longer changes."),
+    ),
+    "attendance.empty": (
+        ("Presentielijst is leeg", "Vul eerst in wie er zijn."),
+        ("Attendance list is empty", "First record who is there."),
+    ),
+    "attendance.signer_not_voorzitter": (
+        ("Alleen de voorzitter tekent", "Alleen de voorzitter van deze bijeenkomst tekent de presentielijst."),
+        ("Only the voorzitter signs", "Only the voorzitter of this meeting signs the attendance list."),
+    ),
+    "attendance.not_signed": (
+        ("Presentielijst niet getekend", "De voorzitter tekent eerst de presentielijst; daarna wordt er geld geteld."),
+        ("Attendance list not signed", "The voorzitter signs the attendance list first; then money is counted."),
+    ),
+    # deposits, and cash counted in front of the group
+    "deposit.member_not_present": (
+        ("Lid niet aanwezig", "Wie inlegt, staat op de presentielijst."),
+        ("Member not present", "Whoever deposits must be on the attendance list."),
+    ),
+    "deposit.counter_not_geldteller": (
+        ("Geen geldteller", "Alleen een geldteller van deze bijeenkomst telt de inleg."),
+        ("Not a geldteller", "Only a geldteller of this meeting counts the deposit."),
+    ),
+    "deposit.counter_is_owner": (
+        ("Zelf tellen kan niet", "Wie inlegt, telt het eigen geld niet. Laat een andere geldteller tellen."),
+        ("Can't count your own", "Whoever deposits doesn't count their own money. Let another geldteller count."),
+    ),
+    "deposit.counter_not_present": (
+        ("Geldteller niet aanwezig", "De geldteller staat op de presentielijst."),
+        ("Geldteller not present", "The geldteller must be on the attendance list."),
+    ),
+    "deposit.witnesses_required": (
+        ("Te weinig getuigen", "Minstens {required} andere aanwezigen moeten de inleg zien (nu {given})."),
+        ("Too few witnesses", "At least {required} others present must see the deposit (now {given})."),
+    ),
+    "deposit.self_witnessed": (
+        ("Getuige is betrokken", "Wie inlegt of telt, is geen getuige. Kies andere getuigen."),
+        ("Witness is involved", "Whoever deposits or counts is no witness. Choose other witnesses."),
+    ),
+    "deposit.witnesses_not_distinct": (
+        ("Dubbele getuige", "Noem elke getuige één keer."),
+        ("Witness named twice", "Name each witness once."),
+    ),
+    "deposit.witness_not_present": (
+        ("Getuige niet aanwezig", "Getuigen staan op de presentielijst."),
+        ("Witness not present", "Witnesses must be on the attendance list."),
+    ),
+    "deposit.amount_out_of_limits": (
+        ("Bedrag buiten de grenzen", "De inleg per bijeenkomst ligt tussen {min_deposit_cents} en "
+                                     "{max_deposit_cents} cent (al ingelegd: {already_cents} cent)."),
+        ("Amount out of limits", "A deposit per meeting lies between {min_deposit_cents} and {max_deposit_cents} "
+                                 "cents (already deposited: {already_cents} cents)."),
+    ),
+    "cash.member_not_present": (
+        ("Lid niet aanwezig", "Wie het geld krijgt of geeft, staat op de presentielijst."),
+        ("Member not present", "Whoever receives or hands over the money must be on the attendance list."),
+    ),
+    "cash.counter_not_geldteller": (
+        ("Geen geldteller", "Alleen een geldteller van deze bijeenkomst telt het geld."),
+        ("Not a geldteller", "Only a geldteller of this meeting counts the money."),
+    ),
+    "cash.counter_is_owner": (
+        ("Zelf tellen kan niet", "Wie het geld krijgt of geeft, telt het niet zelf. Laat een andere geldteller tellen."),
+        ("Can't count your own", "Whoever receives or hands over the money doesn't count it. Let another geldteller "
+                                 "count."),
+    ),
+    "cash.counter_not_present": (
+        ("Geldteller niet aanwezig", "De geldteller staat op de presentielijst."),
+        ("Geldteller not present", "The geldteller must be on the attendance list."),
+    ),
+    "cash.witnesses_required": (
+        ("Te weinig getuigen", "Minstens {required} andere aanwezigen moeten het tellen zien (nu {given})."),
+        ("Too few witnesses", "At least {required} others present must see the counting (now {given})."),
+    ),
+    "cash.self_witnessed": (
+        ("Getuige is betrokken", "Wie het geld krijgt, geeft of telt, is geen getuige. Kies andere getuigen."),
+        ("Witness is involved", "Whoever receives, hands over or counts the money is no witness. Choose others."),
+    ),
+    "cash.witnesses_not_distinct": (
+        ("Dubbele getuige", "Noem elke getuige één keer."),
+        ("Witness named twice", "Name each witness once."),
+    ),
+    "cash.witness_not_present": (
+        ("Getuige niet aanwezig", "Getuigen staan op de presentielijst."),
+        ("Witness not present", "Witnesses must be on the attendance list."),
+    ),
+    # the ledger and the offline sync
+    "ledger.already_reversed": (
+        ("Al gecorrigeerd", "Deze boeking is al gecorrigeerd."),
+        ("Already reversed", "This entry has already been reversed."),
+    ),
+    "ledger.reversal_not_reversible": (
+        ("Correctie van een correctie", "Een correctie wordt niet zelf gecorrigeerd. Boek het juiste bedrag opnieuw."),
+        ("Reversal of a reversal", "A reversal is not reversed itself. Record the right amount again."),
+    ),
+    "ledger.reversal_other_cycle": (
+        ("Andere ronde", "Een correctie wordt geboekt in een bijeenkomst van dezelfde ronde."),
+        ("Other cycle", "A reversal is recorded at a meeting of the same cycle."),
+    ),
+    "sync.differs_from_closed_meeting": (
+        ("Bijeenkomst al gesloten", "Deze bijeenkomst is al gesloten met andere gegevens ({path}). "
+                                    "Haal op wat er staat."),
+        ("Meeting already closed", "This meeting was already closed with other data ({path}). Fetch what is there."),
+    ),
+    # loans, leaving, share-out
+    "loan.loans_disabled": (
+        ("Alleen sparen", "In deze ronde wordt alleen gespaard; er zijn geen leningen."),
+        ("Saving only", "This cycle is for saving only; there are no loans."),
+    ),
+    "loan.cycle_sharing_out": (
+        ("Ronde wordt verdeeld", "Tijdens het uitdelen zijn er geen nieuwe leningen."),
+        ("Cycle is sharing out", "No new loans while the cycle is being shared out."),
+    ),
+    "loan.over_multiple": (
+        ("Lening te hoog", "Met {saved_cents} cent gespaard leent dit lid hoogstens {max_cents} cent."),
+        ("Loan too large", "Having saved {saved_cents} cents, this member may borrow at most {max_cents} cents."),
+    ),
+    "loan.term_too_long": (
+        ("Looptijd te lang", "Een lening loopt hoogstens {max_term_meetings} bijeenkomsten."),
+        ("Term too long", "A loan runs at most {max_term_meetings} meetings."),
+    ),
+    "loan.due_after_last_meeting": (
+        ("Terug na de laatste bijeenkomst", "De lening moet uiterlijk bij bijeenkomst {last_meeting_no} terug zijn, "
+                                            "niet pas bij {due_meeting_no}."),
+        ("Due after the last meeting", "The loan must be repaid by meeting {last_meeting_no}, not only at "
+                                       "{due_meeting_no}."),
+    ),
+    "loan.already_open": (
+        ("Al een lening", "Dit lid heeft al een lening die nog loopt."),
+        ("Loan already open", "This member already has a loan that is still running."),
+    ),
+    "loan.not_requested": (
+        ("Al besloten", "Over deze lening is al besloten (nu: {status})."),
+        ("Already decided", "This loan has been decided already (now: {status})."),
+    ),
+    "loan.not_approved": (
+        ("Niet goedgekeurd", "Alleen een goedgekeurde lening wordt uitbetaald (nu: {status})."),
+        ("Not approved", "Only an approved loan is paid out (now: {status})."),
+    ),
+    "loan.not_disbursed": (
+        ("Niet uitbetaald", "Aflossen kan pas na het uitbetalen (nu: {status})."),
+        ("Not paid out", "Repaying comes after paying out (now: {status})."),
+    ),
+    "loan.not_enough_cash": (
+        ("Te weinig in de kas", "In de kas zit {cash_expected_cents} cent; dat is te weinig voor deze lening."),
+        ("Not enough cash", "The box holds {cash_expected_cents} cents; that is too little for this loan."),
+    ),
+    "loan.other_cycle": (
+        ("Andere ronde", "Deze lening hoort bij een andere ronde."),
+        ("Other cycle", "This loan belongs to another cycle."),
+    ),
+    "loan.overpayment": (
+        ("Te veel afgelost", "Er staat nog {outstanding_cents} cent open; meer aflossen kan niet."),
+        ("Overpayment", "{outstanding_cents} cents are outstanding; more can't be repaid."),
+    ),
+    "loan.self_vote": (
+        ("Lener stemt niet", "Wie de lening vraagt, stemt niet mee."),
+        ("Borrower doesn't vote", "Whoever asks for the loan doesn't vote on it."),
+    ),
+    "loan.borrower_may_not_decide": (
+        ("Lener beslist niet", "Wie de lening vraagt, legt het besluit er niet over vast."),
+        ("Borrower doesn't decide", "Whoever asks for the loan doesn't record the decision on it."),
+    ),
+    "loan.voter_not_present": (
+        ("Stemmer niet aanwezig", "Alleen wie aanwezig is, stemt mee."),
+        ("Voter not present", "Only those present vote."),
+    ),
+    "member.loan_outstanding": (
+        ("Lening loopt nog", "Dit lid heeft nog een lening open. Los die eerst af."),
+        ("Loan outstanding", "This member still has a loan open. Repay it first."),
+    ),
+    "member.not_left": (
+        ("Lid is niet vertrokken", "Dit lid is nog niet vertrokken."),
+        ("Member has not left", "This member has not left."),
+    ),
+    "member.nothing_saved": (
+        ("Niets gespaard", "Dit lid heeft niets gespaard om uit te betalen."),
+        ("Nothing saved", "This member has saved nothing to pay out."),
+    ),
+    "share_out.loan_outstanding": (
+        ("Lening loopt nog", "Er staan nog leningen open; uitdelen kan pas als alles is afgelost."),
+        ("Loan outstanding", "Loans are still open; sharing out waits until everything is repaid."),
+    ),
+    "share_out.no_one_to_share_with": (
+        ("Niemand om mee te delen", "Er is {total_cents} cent, maar niemand om het aan uit te delen."),
+        ("No one to share with", "There are {total_cents} cents, but no one to share them with."),
+    ),
+    "share_out.not_last_meeting": (
+        ("Niet de laatste bijeenkomst", "Uitdelen gebeurt op de laatste bijeenkomst van de ronde."),
+        ("Not the last meeting", "Sharing out happens at the cycle's last meeting."),
+    ),
+    "share_out.not_finalised": (
+        ("Nog niet uitgedeeld", "Deze ronde is nog niet afgerekend."),
+        ("Not shared out yet", "This cycle has not been shared out yet."),
+    ),
 }
 
 
@@ -184,7 +456,7 @@ class _Blank(dict[str, Any]):
 
 
 def pick_language(accept_language: str | None) -> str:
-    """'nl' unless English is preferred over Dutch."""
+    """'nl' unless English is preferred over Dutch (a malformed q-value counts as q=0)."""
     if not accept_language:
         return "nl"
     ranked: list[tuple[int, int, str]] = []
@@ -192,7 +464,7 @@ def pick_language(accept_language: str | None) -> str:
         tag, _, params = part.strip().partition(";")
         quality = _quality_in_thousandths(params.strip())
         primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES:
+        if primary in LANGUAGES and quality > 0:  # q=0 means "not this one" (RFC 9110)
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else "nl"
 

@@ -80,7 +80,8 @@ def _field_path(key: str, source: str | None) -> str:
 
 def on_validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, object]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    if not extra and "malformed" in (exc.detail or "").lower() or "decode" in (exc.detail or "").lower():
+    detail = (exc.detail or "").lower()
+    if not extra and ("malformed" in detail or "decode" in detail):
         return problem(request, 400, "request.malformed")
     errors = []
     for item in extra:

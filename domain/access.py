@@ -5,7 +5,8 @@
 - member: their own group; of money only their own records
 - funder: no group or member data at all; aggregates of their own programmes only
 
-Outside what a caller may see, the answer is NotFound, the same as for what does not exist.
+Outside what a caller may see, the answer is NotFound, the same as for what does not exist. The order
+is always: find the resource among what the caller may see (NotFound), then check the role (Forbidden).
 Organisations are tenants: nothing crosses from one to another.
 """
 
@@ -68,6 +69,11 @@ async def get_visible_group(db: AsyncSession, actor: Actor, group_id: UUID, *, f
     if group is None:
         raise ResourceNotFound()
     return group
+
+
+def require_may_see_groups(actor: Actor) -> None:
+    """Funders see no group at all: a list of groups is refused to them (403), one group is not found (404)."""
+    require_role(actor, Role.ADMIN, Role.BEGELEIDER, Role.MEMBER)
 
 
 def may_manage_group(actor: Actor) -> bool:

@@ -317,13 +317,10 @@ class NothingToExplain(Conflict):
     code = "meeting.no_discrepancy"
 
 
-class SyncLoansNotYet(Refused):
-    code = "sync.loans_not_supported"
+class SyncDiffersFromClosedMeeting(Conflict):
+    """A sync for a meeting that is closed must be a retry of what was recorded."""
 
-
-class SyncClosingDiffers(Conflict):
-    code = "sync.closing_cash_differs"
-    field = "closing_cash_cents"
+    code = "sync.differs_from_closed_meeting"
 
 
 # The same witnessing rules for cash that is not a deposit (closing count, loans paid out and back,

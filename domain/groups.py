@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.access import Actor, get_visible_group, get_visible_member, group_is_visible, require_may_manage_group
+from domain.access import (
+    Actor,
+    get_visible_group,
+    get_visible_member,
+    group_is_visible,
+    require_may_manage_group,
+    require_may_see_groups,
+)
 from domain.client_ids import add_once, earlier
 from domain.errors import (
     GroupStopped,
@@ -59,8 +68,9 @@ def check_timezone(name: str) -> None:
         raise UnknownTimezone(timezone=name[:64])
 
 
-def check_version(current: int, if_match: int | None) -> None:
-    if if_match is not None and if_match != current:
+def check_versions(current: int, expected: Iterable[int]) -> None:
+    """Every version the caller says they edited (If-Match, or `version` in the body) must be current."""
+    if any(version != current for version in expected):
         raise StaleVersion(current_version=current)
 
 
@@ -118,24 +128,35 @@ async def create_group(
     group = Group(id=group_id or uuid4(), organisation_id=actor.organisation_id, programme_id=new.programme_id,
                   name=new.name, kind=new.kind, status=GroupStatus.BEGELEID, timezone=new.timezone,
                   created_by=actor.user_id)
-    db.add(group)
-    await db.flush()
-    db.add_all(GroupBegeleider(group_id=group.id, user_id=u) for u in sorted(begeleiders))
-    await db.flush()
+    try:
+        async with db.begin_nested():  # losing a race for the same client id must not spoil the request
+            db.add(group)
+            await db.flush()
+            db.add_all(GroupBegeleider(group_id=group.id, user_id=u) for u in sorted(begeleiders))
+            await db.flush()
+    except IntegrityError:
+        found = await db.get(Group, group_id, populate_existing=True) if group_id is not None else None
+        if found is None:
+            raise
+        if await same(found):
+            return found, False
+        raise IdReused(id=str(group_id)) from None
     return group, True
 
 
 async def list_groups(db: AsyncSession, actor: Actor, cursor: str | None, limit: int) -> Page[Group]:
+    require_may_see_groups(actor)
     stmt = select(Group).where(group_is_visible(actor))
     return await paginate(db, stmt, [Group.name, Group.id], cursor, limit)
 
 
 async def change_group(
-    db: AsyncSession, actor: Actor, group_id: UUID, change: GroupChange, if_match: int | None, today: date
+    db: AsyncSession, actor: Actor, group_id: UUID, change: GroupChange, versions: Iterable[int], today: date
 ) -> Group:
-    require_may_manage_group(actor)
-    group = await get_visible_group(db, actor, group_id, for_update=True)
-    check_version(group.version, if_match)
+    """Edit a group the caller manages. `versions`: what the caller edited; a stale one is refused."""
+    group = await get_visible_group(db, actor, group_id, for_update=True)  # NotFound outside the actor's groups
+    require_may_manage_group(actor)  # Forbidden for who sees the group but may not change it
+    check_versions(group.version, versions)
     if group.status == GroupStatus.GESTOPT:
         raise GroupStopped()
     if change.status is not None and change.status != group.status:
@@ -162,25 +183,31 @@ async def change_group(
 class NewMember:
     display_name: str
     phone: str | None
-    joined_on: date
+    joined_on: date | None  # None: the day it is recorded (`today`)
 
 
 async def add_member(
-    db: AsyncSession, actor: Actor, group_id: UUID, new: NewMember, *, member_id: UUID | None = None
+    db: AsyncSession, actor: Actor, group_id: UUID, new: NewMember, *, member_id: UUID | None = None,
+    today: date | None = None,
 ) -> tuple[Member, bool]:
-    require_may_manage_group(actor)
+    """A new member. A retry with the same client id and body answers the member made first, also when
+    it arrives on a later day and leaves joined_on out (the first attempt's day stands)."""
     group = await get_visible_group(db, actor, group_id)
+    require_may_manage_group(actor)
+    joined_on = new.joined_on or today
+    if joined_on is None:
+        raise ValueError("joined_on or today is needed")
 
     def same(member: Member) -> bool:
-        return (member.group_id, member.display_name, member.phone, member.joined_on) == (
-            group.id, new.display_name, new.phone, new.joined_on)
+        return (member.group_id, member.display_name, member.phone) == (group.id, new.display_name, new.phone) and (
+            new.joined_on is None or member.joined_on == new.joined_on)
 
     if (found := await earlier(db, Member, member_id, same)) is not None:
         return found, False
     if group.status == GroupStatus.GESTOPT:
         raise GroupStopped()
     member = Member(id=member_id or uuid4(), group_id=group.id, display_name=new.display_name, phone=new.phone,
-                    joined_on=new.joined_on, created_by=actor.user_id)
+                    joined_on=joined_on, created_by=actor.user_id)
     return await add_once(db, member, same)
 
 
@@ -202,11 +229,11 @@ class MemberChange:
 
 
 async def change_member(
-    db: AsyncSession, actor: Actor, group_id: UUID, member_id: UUID, change: MemberChange, if_match: int | None
+    db: AsyncSession, actor: Actor, group_id: UUID, member_id: UUID, change: MemberChange, versions: Iterable[int]
 ) -> Member:
-    require_may_manage_group(actor)
     member = await get_visible_member(db, actor, group_id, member_id, for_update=True)
-    check_version(member.version, if_match)
+    require_may_manage_group(actor)
+    check_versions(member.version, versions)
     if change.display_name is not None:
         member.display_name = change.display_name
     if change.phone is not None or change.clear_phone:
@@ -220,8 +247,8 @@ async def leave(
     db: AsyncSession, actor: Actor, group_id: UUID, member_id: UUID, left_on: date, reason: str | None
 ) -> Member:
     """Mark a member as left. Never deleted: their history stays and still adds up."""
-    require_may_manage_group(actor)
     member = await get_visible_member(db, actor, group_id, member_id, for_update=True)
+    require_may_manage_group(actor)
     if member.left_on is not None:
         if (member.left_on, member.leave_reason) == (left_on, reason):
             return member  # a retry of the same leave

@@ -34,28 +34,31 @@ def _encode(values: Sequence[Any]) -> str:
 
 
 def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    """The key values a cursor holds; BadCursor for anything `_encode` could not have made."""
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError
-        values: list[Any] = []
-        for key, value in zip(keys, raw, strict=True):
-            kind = key.type.python_type
-            if value is None:
-                values.append(None)
-            elif kind is UUID:
-                values.append(UUID(value))
-            elif kind is datetime:
-                values.append(datetime.fromisoformat(value))
-            elif kind is date:
-                values.append(date.fromisoformat(value))
-            elif isinstance(value, kind):
-                values.append(value)
-            else:
-                raise ValueError
-        return values
-    except (ValueError, TypeError, UnicodeDecodeError):
+        return [_decode_value(key.type.python_type, value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, UnicodeDecodeError):  # binascii.Error and JSONDecodeError are ValueErrors
         raise BadCursor() from None
+
+
+def _decode_value(kind: type, value: object) -> Any:
+    if kind in (UUID, datetime, date):
+        if not isinstance(value, str):
+            raise ValueError
+        if kind is UUID:
+            return UUID(value)
+        if kind is datetime:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:  # _encode only writes aware datetimes
+                raise ValueError
+            return moment
+        return date.fromisoformat(value)
+    if type(value) is not kind:  # exact: a bool is no int, a float no int
+        raise ValueError
+    return value
 
 
 async def paginate(

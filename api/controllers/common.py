@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from litestar import Response
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, Parameter
 
 from domain.errors import BadIfMatch
 from domain.paging import DEFAULT_LIMIT, MAX_LIMIT  # noqa: F401  (DEFAULT_LIMIT: the default of every Limit)
@@ -16,7 +16,8 @@ Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Page size, at
 Cursor = Annotated[str | None, Parameter(max_length=1000, description="The next_cursor of the previous page.")]
 IfMatch = Annotated[
     str | None,
-    Parameter(header="If-Match", required=False, description="The version you edited; a stale one answers 412."),
+    HeaderParameter(name="If-Match", required=False,
+                    description="The version you edited (the ETag of what you read); a stale one answers 412."),
 ]
 
 
@@ -27,6 +28,12 @@ def parse_if_match(value: str | None) -> int | None:
     if not text.isdigit() or len(text) > 9:
         raise BadIfMatch()
     return int(text)
+
+
+def expected_versions(if_match: str | None, body_version: int | None) -> tuple[int, ...]:
+    """The versions a write says it edited: If-Match and/or `version` in the body; both must be current."""
+    versions = [version for version in (parse_if_match(if_match), body_version) if version is not None]
+    return tuple(versions)
 
 
 def created(body: T, is_new: bool, location: str | None = None, version: int | None = None) -> Response[T]:

@@ -6,7 +6,7 @@ from uuid import UUID
 from litestar import Controller, Response, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.controllers.common import Cursor, IfMatch, Limit, created, parse_if_match, versioned
+from api.controllers.common import Cursor, IfMatch, Limit, created, expected_versions, versioned
 from api.schemas.common import Page
 from api.schemas.people import GroupIn, GroupOut, GroupPatch, LeaveIn, MemberIn, MemberOut, MemberPatch
 from domain import groups
@@ -60,7 +60,8 @@ class GroupController(Controller):
             name=data.name, status=GroupStatus(data.status) if data.status else None, programme_id=data.programme_id,
             begeleider_ids=frozenset(data.begeleider_ids) if data.begeleider_ids is not None else None,
         )
-        group = await groups.change_group(db, actor, group_id, change, parse_if_match(if_match), date.today())
+        group = await groups.change_group(db, actor, group_id, change, expected_versions(if_match, data.version),
+                                          date.today())
         begeleiders = await groups.begeleider_ids_of(db, group.id)
         await db.commit()
         return versioned(group_out(group, begeleiders), group.version)
@@ -72,8 +73,8 @@ class MemberController(Controller):
 
     @post(summary="Add a member (a person need not have an account)")
     async def create(self, group_id: UUID, data: MemberIn, db: AsyncSession, actor: Actor) -> Response[MemberOut]:
-        new = groups.NewMember(display_name=data.display_name, phone=data.phone, joined_on=data.joined_on or date.today())
-        member, is_new = await groups.add_member(db, actor, group_id, new, member_id=data.id)
+        new = groups.NewMember(display_name=data.display_name, phone=data.phone, joined_on=data.joined_on)
+        member, is_new = await groups.add_member(db, actor, group_id, new, member_id=data.id, today=date.today())
         await db.commit()
         return created(member_out(member, actor), is_new, f"/api/v1/groups/{group_id}/members/{member.id}",
                        member.version)
@@ -97,7 +98,8 @@ class MemberController(Controller):
     ) -> Response[MemberOut]:
         change = groups.MemberChange(display_name=data.display_name, phone=data.phone,
                                      clear_phone="phone" in data.model_fields_set and data.phone is None)
-        member = await groups.change_member(db, actor, group_id, member_id, change, parse_if_match(if_match))
+        member = await groups.change_member(db, actor, group_id, member_id, change,
+                                            expected_versions(if_match, data.version))
         await db.commit()
         return versioned(member_out(member, actor), member.version)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -10,9 +10,18 @@ T = TypeVar("T")
 
 
 class In(BaseModel):
-    """Request bodies: unknown fields are refused, numbers are not coerced from strings or floats."""
+    """Request bodies: unknown fields are refused, numbers are not coerced from strings or floats.
+
+    Every `int` field of a body is strict (`StrictInt`, `Version`, or `Field(strict=True)`); a test
+    walks all of them. Litestar validates bodies with `model_validate(..., strict=False)`, which would switch
+    that strictness off, so the explicit `strict=False` is dropped here and each field's own setting holds.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *, strict: bool | None = None, **kwargs: Any) -> Self:
+        return super().model_validate(obj, strict=None if strict is False else strict, **kwargs)
 
 
 class Out(BaseModel):
@@ -28,6 +37,8 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 LongName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^\+?[0-9 ()\-]{3,32}$")]
 Email = Annotated[str, StringConstraints(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Version = Annotated[int, Field(strict=True, ge=1, le=999_999_999,
+                                description="The version you edited, as If-Match; a stale one answers 412.")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=False)]
 
 

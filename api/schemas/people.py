@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field, StrictInt
 
-from api.schemas.common import Email, In, LongName, Name, Out, Password, Phone
+from api.schemas.common import Email, In, LongName, Name, Out, Password, Phone, Version
 
 
 class LoginIn(In):
@@ -89,6 +89,7 @@ class GroupPatch(In):
     status: Literal["begeleid", "zelfstandig", "gestopt"] | None = None
     programme_id: UUID | None = None
     begeleider_ids: list[UUID] | None = Field(default=None, max_length=20)
+    version: Version | None = None
 
 
 class GroupOut(Out):
@@ -114,6 +115,7 @@ class MemberIn(In):
 class MemberPatch(In):
     display_name: Name | None = None
     phone: Phone | None = None
+    version: Version | None = None
 
 
 class LeaveIn(In):
@@ -129,4 +131,4 @@ class MemberOut(Out):
     joined_on: date
     left_on: date | None
     leave_reason: str | None
-    version: int
+    version: StrictInt

@@ -1,0 +1,262 @@
+"""Who may call what: every route the app registers, for every role, as data.
+
+ACCESS holds one row per route (method, path template), giving the status each role gets when it
+acts on its own group (group A: begeleider_a guides it, the member user is Amina A). A route that is
+registered without a row fails `test_every_registered_route_has_a_row_in_the_access_matrix`, so a new
+endpoint can't ship unchecked: add one line to ACCESS (and, for a new path parameter, one to
+PATH_VALUES; for a body, a function in the BODIES section).
+
+The statuses: 401 without a token; 403 when the caller sees the resource but the role may not act;
+404 when the resource lies outside everything the caller may see (the same answer as "absent").
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from api.app import create_app
+from api.settings import Settings
+from tests.world import PASSWORD, World
+
+ROLES = ("admin", "begeleider", "funder", "member", "anonymous")
+USER_OF_ROLE = {"admin": "admin", "begeleider": "begeleider_a", "funder": "funder", "member": "member"}
+
+Body = Callable[[World, str], "dict[str, Any] | Awaitable[dict[str, Any]]"]
+
+
+# --- BODIES: a valid body per route; `user` is the world's user key of the caller ---------------------
+def login_body(world: World, user: str) -> dict[str, Any]:
+    return {"email": world.users[user].email, "password": PASSWORD}
+
+
+async def refresh_body(world: World, user: str) -> dict[str, Any]:
+    return {"refresh_token": (await world.login(user))["refresh_token"]}
+
+
+def user_body(world: World, user: str) -> dict[str, Any]:
+    return {"email": f"new-{uuid4().hex[:8]}@example.org", "password": PASSWORD, "role": "begeleider",
+            "display_name": "Nieuwe Begeleider"}
+
+
+def programme_body(world: World, user: str) -> dict[str, Any]:
+    return {"name": "West 2027", "funder_user_ids": [str(world.users["funder"].id)]}
+
+
+def group_body(world: World, user: str) -> dict[str, Any]:
+    return {"name": "Nieuwe groep", "kind": "spaarkring"}
+
+
+def group_patch_body(world: World, user: str) -> dict[str, Any]:
+    return {"name": "Groep A, hernoemd"}
+
+
+def member_body(world: World, user: str) -> dict[str, Any]:
+    return {"display_name": "Nieuw Lid", "joined_on": "2026-02-02"}
+
+
+def member_patch_body(world: World, user: str) -> dict[str, Any]:
+    return {"display_name": "Bram A, hernoemd"}
+
+
+def leave_body(world: World, user: str) -> dict[str, Any]:
+    return {"left_on": "2026-03-01", "reason": "verhuisd"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """The status each role gets; `body` builds a valid request body."""
+
+    admin: int
+    begeleider: int
+    funder: int
+    member: int
+    anonymous: int = 401
+    body: Body | None = None
+
+    def status(self, role: str) -> int:
+        return int(getattr(self, role))
+
+
+# One line per route: (method, path template): Row(admin, begeleider, funder, member, anonymous=401, body=…)
+ACCESS: dict[tuple[str, str], Row] = {
+    ("GET", "/health"):                                                   Row(200, 200, 200, 200, anonymous=200),
+    ("POST", "/api/v1/auth/login"):                                       Row(200, 200, 200, 200, anonymous=200, body=login_body),
+    ("POST", "/api/v1/auth/refresh"):                                     Row(200, 200, 200, 200, anonymous=200, body=refresh_body),
+    ("POST", "/api/v1/auth/logout"):                                      Row(204, 204, 204, 204, body=refresh_body),
+    ("GET", "/api/v1/me"):                                                Row(200, 200, 200, 200),
+    ("POST", "/api/v1/users"):                                            Row(201, 403, 403, 403, body=user_body),
+    ("GET", "/api/v1/programmes"):                                        Row(200, 403, 200, 403),
+    ("POST", "/api/v1/programmes"):                                       Row(201, 403, 403, 403, body=programme_body),
+    ("GET", "/api/v1/groups"):                                            Row(200, 200, 403, 200),
+    ("POST", "/api/v1/groups"):                                           Row(201, 201, 403, 403, body=group_body),
+    ("GET", "/api/v1/groups/{group_id}"):                                 Row(200, 200, 404, 200),
+    ("PATCH", "/api/v1/groups/{group_id}"):                               Row(200, 200, 404, 403, body=group_patch_body),
+    ("GET", "/api/v1/groups/{group_id}/members"):                         Row(200, 200, 404, 200),
+    ("POST", "/api/v1/groups/{group_id}/members"):                        Row(201, 201, 404, 403, body=member_body),
+    ("GET", "/api/v1/groups/{group_id}/members/{member_id}"):             Row(200, 200, 404, 200),
+    ("PATCH", "/api/v1/groups/{group_id}/members/{member_id}"):           Row(200, 200, 404, 403, body=member_patch_body),
+    ("POST", "/api/v1/groups/{group_id}/members/{member_id}/leave"):      Row(200, 200, 404, 403, body=leave_body),
+}
+
+# How each path parameter is filled: something inside group A, the callers' own group.
+PATH_VALUES: dict[str, Callable[[World], UUID]] = {
+    "group_id": lambda world: world.groups["a"],
+    "member_id": lambda world: world.members["a.bram"],
+}
+
+# The same route aimed outside the caller's reach: (who calls, where the path points). Always 404.
+OUTSIDE: dict[str, tuple[str, dict[str, Callable[[World], UUID]]]] = {
+    "begeleider of A at group B": ("begeleider_a", {"group_id": lambda w: w.groups["b"],
+                                                    "member_id": lambda w: w.members["b.bram"]}),
+    "member of A at group B": ("member", {"group_id": lambda w: w.groups["b"],
+                                          "member_id": lambda w: w.members["b.bram"]}),
+    "admin of X at Y's group": ("admin", {"group_id": lambda w: w.groups["y"],
+                                          "member_id": lambda w: w.members["y.bram"]}),
+    "admin of Y at X's group": ("admin_y", {"group_id": lambda w: w.groups["a"],
+                                            "member_id": lambda w: w.members["a.bram"]}),
+}
+# Only where a member is in the path: a member of another group, reached through one's own group.
+OUTSIDE_MEMBER: dict[str, tuple[str, dict[str, Callable[[World], UUID]]]] = {
+    "admin at group A with a member of B": ("admin", {"group_id": lambda w: w.groups["a"],
+                                                      "member_id": lambda w: w.members["b.bram"]}),
+}
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
+
+
+def _is_documentation(path: str) -> bool:
+    return path == "/schema" or path.startswith("/schema/")
+
+
+def _is_framework_options(handler: Any) -> bool:
+    """Litestar adds an OPTIONS handler (CORS preflight, 204 with Allow) to every path on its own."""
+    return set(handler.http_methods) == {"OPTIONS"} and handler.fn.__qualname__.startswith(
+        "HTTPRoute.create_options_handler")
+
+
+def registered_routes(app: Litestar) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if _is_documentation(route.path):
+            continue
+        if not isinstance(route, HTTPRoute):
+            found.add(("WEBSOCKET", _template(route.path)))
+            continue
+        for handler in route.route_handlers:
+            if _is_framework_options(handler):
+                continue
+            found.update((method, _template(route.path)) for method in handler.http_methods)
+    return found
+
+
+def _bare_app() -> Litestar:
+    return create_app(Settings(secret_key="matrix-only-" + "m" * 40))
+
+
+def test_every_registered_route_has_a_row_in_the_access_matrix() -> None:
+    routes = registered_routes(_bare_app())
+    missing = sorted(routes - ACCESS.keys())
+    assert not missing, f"routes without a row in ACCESS (add one line each): {missing}"
+
+
+def test_every_row_of_the_access_matrix_is_a_registered_route() -> None:
+    stale = sorted(ACCESS.keys() - registered_routes(_bare_app()))
+    assert not stale, f"rows in ACCESS for routes the app does not register: {stale}"
+
+
+def test_every_path_parameter_of_a_route_knows_how_to_be_filled() -> None:
+    params = {name for _, path in ACCESS for name in re.findall(r"\{(\w+)\}", path)}
+    assert params <= PATH_VALUES.keys(), f"add these to PATH_VALUES: {sorted(params - PATH_VALUES.keys())}"
+
+
+def _fill(path: str, world: World, values: dict[str, Callable[[World], UUID]]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), PATH_VALUES[m.group(1)])(world)), path)
+
+
+async def _call(world: World, method: str, path: str, row: Row, user: str | None) -> int:
+    body: Any = None
+    if row.body is not None:
+        body = row.body(world, user or "admin")
+        if inspect.isawaitable(body):
+            body = await body
+    headers = world.auth(user) if user else {}
+    response = await world.client.request(method, path, headers=headers, json=body)
+    return response.status_code
+
+
+ROWS = sorted(ACCESS.items())
+
+
+@pytest.mark.parametrize(("route", "row"), ROWS, ids=[f"{m} {p}" for (m, p), _ in ROWS])
+async def test_each_role_gets_the_status_the_matrix_gives_it_on_its_own_group(
+    world: World, route: tuple[str, str], row: Row
+) -> None:
+    method, template = route
+    path = _fill(template, world, {})
+    got = {}
+    for role in ROLES:
+        got[role] = await _call(world, method, path, row, USER_OF_ROLE.get(role))
+    expected = {role: row.status(role) for role in ROLES}
+    assert got == expected, f"{method} {template}"
+
+
+SCOPED = [(route, row) for route, row in ROWS if "{group_id}" in route[1]]
+
+
+@pytest.mark.parametrize(("route", "row"), SCOPED, ids=[f"{m} {p}" for (m, p), _ in SCOPED])
+async def test_a_group_outside_the_callers_groups_or_organisation_answers_404_as_if_it_did_not_exist(
+    world: World, route: tuple[str, str], row: Row
+) -> None:
+    method, template = route
+    cases = OUTSIDE | (OUTSIDE_MEMBER if "{member_id}" in template else {})
+    got = {}
+    for label, (user, values) in cases.items():
+        got[label] = await _call(world, method, _fill(template, world, values), row, user)
+    assert got == dict.fromkeys(cases, 404)
+
+
+async def test_a_member_sees_only_their_own_group_and_a_begeleider_only_the_groups_they_guide(world: World) -> None:
+    seen = {}
+    for user in ("member", "begeleider_a", "begeleider_b", "admin", "admin_y"):
+        response = await world.client.get("/api/v1/groups", headers=world.auth(user))
+        assert response.status_code == 200
+        seen[user] = {item["id"] for item in response.json()["items"]}
+    groups = {key: str(group_id) for key, group_id in world.groups.items()}
+    assert seen == {
+        "member": {groups["a"]},
+        "begeleider_a": {groups["a"]},
+        "begeleider_b": {groups["b"]},
+        "admin": {groups["a"], groups["b"]},
+        "admin_y": {groups["y"]},
+    }
+
+
+async def test_a_funder_is_refused_the_group_list_and_finds_no_group(world: World) -> None:
+    listed = await world.client.get("/api/v1/groups", headers=world.auth("funder"))
+    one = await world.client.get(f"/api/v1/groups/{world.groups['a']}", headers=world.auth("funder"))
+    assert (listed.status_code, listed.json()["code"]) == (403, "access.role_not_allowed")
+    assert (one.status_code, one.json()["code"]) == (404, "resource.not_found")
+
+
+async def test_the_404_for_a_group_elsewhere_is_the_same_answer_as_for_a_group_that_does_not_exist(
+    world: World
+) -> None:
+    elsewhere = await world.client.get(f"/api/v1/groups/{world.groups['y']}", headers=world.auth("admin"))
+    absent = await world.client.get(f"/api/v1/groups/{uuid4()}", headers=world.auth("admin"))
+    assert elsewhere.status_code == absent.status_code == 404
+
+    def without_instance(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k != "instance"}
+
+    assert without_instance(elsewhere.json()) == without_instance(absent.json())
