@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import groups, people
 from domain.access import Actor
+from domain.demo_books import load_books
 from domain.models import GroupKind, Organisation, Role
 
 ORGANISATION = "Stichting Samen Sparen (demo)"
@@ -68,7 +69,7 @@ async def load_demo(db: AsyncSession, *, password_profile: str, today: date, onl
     admin = Actor(admin_user.id, organisation.id, Role.ADMIN)
     programme, _ = await people.create_programme(db, admin, "Amsterdam Noord 2026", [users["fonds@demo.kringkas.nl"].id],
                                                  programme_id=_id("programme"))
-    started = today - timedelta(days=120)
+    started = today - timedelta(days=400)
     for name, (members, begeleider) in KRINGEN.items():
         await _group(db, admin, name, GroupKind.SPAARKRING, programme.id, users[begeleider].id, members, started)
     name, members, begeleider = LUISTERGROEP
@@ -78,6 +79,7 @@ async def load_demo(db: AsyncSession, *, password_profile: str, today: date, onl
                                                               "Amina", member_id=amina),
                           password_profile=password_profile, user_id=_id("amina@demo.kringkas.nl"))
     await db.flush()
+    await load_books(db, admin, [_id(name) for name in KRINGEN], today)
     return DemoLogins(created=True, logins=logins)
 
 

@@ -37,7 +37,7 @@ from api.schemas.spaarkring import (
     SyncIn,
     VerifyOut,
 )
-from domain import books, cycles, meetings, sync
+from domain import books, cycles, loans, meetings, sync
 from domain.access import Actor
 from domain.models import AttendanceStatus, Cycle, CycleRole, EntryKind, InterestDistribution, LedgerEntry, Meeting, utcnow
 
@@ -223,7 +223,14 @@ class MeetingController(Controller):
             attendance_signed_by_member_id=data.attendance_signed_by_member_id,
             deposits=[(d.id, meetings.Deposit(d.member_id, d.amount_cents, d.counted_by_member_id,
                                               tuple(d.witness_member_ids))) for d in data.deposits],
-            loan_decisions=data.loan_decisions, disbursements=data.disbursements, repayments=data.repayments,
+            loan_requests=[(x.id, loans.LoanRequest(x.member_id, x.amount_cents, x.term_meetings, x.purpose))
+                           for x in data.loan_requests],
+            loan_decisions=[sync.LoanDecision(x.loan_id, {v.member_id: v.vote for v in x.votes}, x.interest_rate_bp)
+                            for x in data.loan_decisions],
+            disbursements=[sync.LoanPayment(x.id, x.loan_id, loans.CashMove(
+                x.counted_by_member_id, tuple(x.witness_member_ids))) for x in data.disbursements],
+            repayments=[sync.LoanPayment(x.id, x.loan_id, loans.CashMove(
+                x.counted_by_member_id, tuple(x.witness_member_ids)), x.amount_cents) for x in data.repayments],
             closing=closing)
         await sync.apply_sync(db, actor, meeting_id, batch, utcnow())
         await db.commit()

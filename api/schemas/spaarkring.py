@@ -243,14 +243,146 @@ class MeetingOut(Out):
     complete: bool = Field(description="False when the caller sees only their own money lines.")
 
 
+# --- loans ---------------------------------------------------------------------------------------
+RateBp = Annotated[int, Field(strict=True, ge=0, le=10_000, description=(
+    "Flat interest for the whole term in basis points (500 = 5%): interest_cents = principal × rate / 10 000, "
+    "rounded half up to a whole cent."))]
+
+
+class LoanIn(In):
+    id: UUID | None = None
+    member_id: UUID
+    amount_cents: PositiveCents
+    purpose: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    term_meetings: Annotated[int, Field(strict=True, ge=1, le=104)]
+
+
+class VoteIn(In):
+    member_id: UUID
+    vote: Literal["for", "against", "abstain"]
+
+
+class DecisionIn(In):
+    meeting_id: UUID
+    votes: list[VoteIn] = Field(max_length=200)
+    interest_rate_bp: RateBp | None = None
+
+    @field_validator("votes")
+    @classmethod
+    def _one_vote_each(cls, votes: list[VoteIn]) -> list[VoteIn]:
+        _unique([v.member_id for v in votes])
+        return votes
+
+
+class DisbursementIn(In):
+    id: UUID | None = None
+    meeting_id: UUID
+    counted_by_member_id: UUID
+    witness_member_ids: list[UUID] = Field(max_length=50)
+
+
+class RepaymentIn(DisbursementIn):
+    amount_cents: PositiveCents
+
+
+class VoteOut(Out):
+    member_id: UUID
+    vote: str
+
+
+class LoanOut(Out):
+    id: UUID
+    cycle_id: UUID
+    member_id: UUID
+    status: Literal["requested", "approved", "rejected", "disbursed", "repaid", "overdue"]
+    principal_cents: int
+    interest_rate_bp: int | None
+    interest_cents: int | None = Field(description="Flat, fixed at the decision, rounded half up to the cent.")
+    outstanding_cents: int
+    repaid_cents: int
+    term_meetings: int
+    due_meeting_no: int | None
+    purpose: str | None
+    votes: list[VoteOut]
+    requested_at: datetime
+    decided_at: datetime | None
+
+
+class RepaymentOut(Out):
+    loan: LoanOut
+    entries: list[EntryOut]
+
+
+class ExitPayoutIn(In):
+    id: UUID | None = None
+    member_id: UUID
+    counted_by_member_id: UUID
+    witness_member_ids: list[UUID] = Field(max_length=50)
+
+
+class ShareOutLineOut(Out):
+    member_id: UUID
+    display_name: str | None
+    saved_cents: int
+    weight: int
+    interest_share_cents: int
+    payout_cents: int
+
+
+class ShareOutOut(Out):
+    cycle_id: UUID
+    final: bool
+    interest_distribution: str
+    interest_pool_cents: int
+    cash_expected_cents: int
+    loans_outstanding: int
+    members: list[ShareOutLineOut]
+    totals: dict[str, int]
+    complete: bool
+
+
+class FinaliseIn(In):
+    meeting_id: UUID
+
+
+class SheetOut(Out):
+    cycle_id: UUID
+    meeting_id: UUID
+    sheet: dict[str, object]
+    sheet_hash: str = Field(description="sha256 of the sheet's canonical JSON, for the group's signature.")
+    finalised_at: datetime
+
+
+class SyncDecisionIn(In):
+    loan_id: UUID
+    votes: list[VoteIn] = Field(max_length=200)
+    interest_rate_bp: RateBp | None = None
+
+
+class SyncLoanRequestIn(LoanIn):
+    id: UUID  # type: ignore[assignment]
+
+
+class SyncDisbursementIn(In):
+    id: UUID
+    loan_id: UUID
+    counted_by_member_id: UUID
+    witness_member_ids: list[UUID] = Field(max_length=50)
+
+
+class SyncRepaymentIn(SyncDisbursementIn):
+    amount_cents: PositiveCents
+
+
 class SyncIn(In):
     opening_cash_cents: Cents | None = None
     attendance: list[AttendanceEntryIn] | None = Field(default=None, max_length=200)
     attendance_signed_by_member_id: UUID | None = None
     deposits: list[SyncDepositIn] = Field(default_factory=list, max_length=500)
-    loan_decisions: list[dict[str, object]] = Field(default_factory=list, max_length=100)
-    disbursements: list[dict[str, object]] = Field(default_factory=list, max_length=100)
-    repayments: list[dict[str, object]] = Field(default_factory=list, max_length=100)
+    loan_requests: list[SyncLoanRequestIn] = Field(default_factory=list, max_length=100)
+    loan_decisions: list[SyncDecisionIn] = Field(default_factory=list, max_length=100)
+    disbursements: list[SyncDisbursementIn] = Field(default_factory=list, max_length=100)
+    repayments: list[SyncRepaymentIn] = Field(default_factory=list, max_length=100)
     closing_cash_cents: Cents | None = None
     closing_counted_by_member_id: UUID | None = None
     closing_witness_member_ids: list[UUID] = Field(default_factory=list, max_length=50)
