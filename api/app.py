@@ -19,7 +19,9 @@ from api.auth import BearerAuthMiddleware, TokenService
 from api.controllers.auth import AuthController, session_policy
 from api.controllers.groups import GroupController, MemberController
 from api.controllers.health import health
+from api.controllers.loans import LoanController, ShareOutController
 from api.controllers.people import MeController, ProgrammeController, UserController
+from api.controllers.spaarkring import CycleController, LedgerController, MeetingController
 from api.deps import provide_actor, provide_db
 from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
@@ -42,6 +44,11 @@ ROUTE_HANDLERS: list[Any] = [
     ProgrammeController,
     GroupController,
     MemberController,
+    CycleController,
+    MeetingController,
+    LedgerController,
+    LoanController,
+    ShareOutController,
 ]
 
 

@@ -71,7 +71,12 @@ def on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Respon
         headers["Retry-After"] = str(exc.params["retry_after"])
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="kringkas"'
-    return problem(request, status, exc.code, exc.params, headers=headers)
+    errors = None
+    if isinstance(path := exc.params.get("path"), str):
+        # a rule broken by one item of a larger body (an offline sync): name the item and its field
+        _, detail = render_message(exc.code, pick_language(request.headers.get("accept-language")), exc.params)
+        errors = [{"field": path, "code": exc.code, "message": detail}]
+    return problem(request, status, exc.code, exc.params, errors=errors, headers=headers)
 
 
 def _field_path(key: str, source: str | None) -> str:

@@ -111,8 +111,8 @@ def meeting_start(starts_on: date, interval_days: int, meeting_no: int, at: str,
 async def create_cycle(
     db: AsyncSession, actor: Actor, group_id: UUID, new: NewCycle, *, cycle_id: UUID | None = None
 ) -> tuple[Cycle, bool]:
+    group = await get_visible_group(db, actor, group_id, for_update=True)  # 404 before 403
     require_may_manage_group(actor)
-    group = await get_visible_group(db, actor, group_id, for_update=True)
 
     def same(cycle: Cycle) -> bool:
         return (cycle.group_id, cycle.starts_on, cycle.meeting_interval_days, cycle.planned_meetings,
@@ -210,8 +210,8 @@ async def load_assignments(db: AsyncSession, cycle_id: UUID) -> list[Assignment]
 async def assign_roles(db: AsyncSession, actor: Actor, cycle_id: UUID, new: Sequence[Assignment]) -> list[Assignment]:
     """Set role slates. A slate named in `new` replaces the slate of that role from that meeting on;
     slates of meetings already held stay as they were (409)."""
+    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)  # 404 before 403
     require_may_manage_group(actor)
-    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)
     if cycle.status == CycleStatus.CLOSED:
         raise CycleClosed()
     held = (await db.execute(select(func.max(Meeting.meeting_no)).where(
@@ -238,11 +238,15 @@ async def assign_roles(db: AsyncSession, actor: Actor, cycle_id: UUID, new: Sequ
     return combined
 
 
-async def roles_at(db: AsyncSession, actor: Actor, cycle_id: UUID, meeting_no: int) -> Holders:
+async def roles_at(db: AsyncSession, actor: Actor, cycle_id: UUID, meeting_no: int | None) -> tuple[int, Holders]:
+    """Who holds what at a meeting; without a number, at the latest meeting opened (or the first)."""
     cycle = await get_visible_cycle(db, actor, cycle_id)
+    if meeting_no is None:
+        meeting_no = (await db.execute(select(func.max(Meeting.meeting_no)).where(
+            Meeting.cycle_id == cycle.id, Meeting.status != MeetingStatus.PLANNED))).scalar_one() or 1
     if not 1 <= meeting_no <= cycle.planned_meetings:
         raise MeetingNumberOutOfRange(planned_meetings=cycle.planned_meetings)
-    return holders_at(await load_assignments(db, cycle.id), meeting_no)
+    return meeting_no, holders_at(await load_assignments(db, cycle.id), meeting_no)
 
 
 # --- meetings ----------------------------------------------------------------------------------
@@ -256,8 +260,8 @@ class NewMeeting:
 async def create_meeting(
     db: AsyncSession, actor: Actor, cycle_id: UUID, new: NewMeeting, *, meeting_id: UUID | None = None
 ) -> tuple[Meeting, bool]:
+    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)  # 404 before 403
     require_may_manage_group(actor)
-    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)
 
     def same(meeting: Meeting) -> bool:
         return (meeting.cycle_id, meeting.meeting_no, meeting.scheduled_for, meeting.theme) == (
@@ -281,8 +285,8 @@ async def create_meeting(
 
 async def plan_meetings(db: AsyncSession, actor: Actor, cycle_id: UUID) -> list[Meeting]:
     """Create every planned meeting not made yet, from the cycle's start and interval, in one call."""
+    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)  # 404 before 403
     require_may_manage_group(actor)
-    cycle = await get_visible_cycle(db, actor, cycle_id, for_update=True)
     if cycle.status == CycleStatus.CLOSED:
         raise CycleClosed()
     group = await db.get(Group, cycle.group_id)

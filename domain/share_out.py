@@ -205,6 +205,7 @@ def sheet_digest(sheet: Mapping[str, Any]) -> str:
 
 async def finalise(db: AsyncSession, actor: Actor, cycle_id: UUID, meeting_id: UUID, now: datetime) -> tuple[ShareOut, bool]:
     """Pay everyone out at the last meeting and close the cycle. A second call answers the first result."""
+    await get_visible_cycle(db, actor, cycle_id)  # 404 outside the actor's groups, before anything else
     context = await load_meeting(db, actor, meeting_id, for_write=True)
     cycle = context.cycle
     if cycle.id != cycle_id:

@@ -13,6 +13,7 @@ from domain.access import Actor
 from domain.models import AttendanceStatus, CycleRole, InterestDistribution, Meeting, utcnow
 from tests.world import World
 
+CYCLE_STARTS_ON = date(2026, 1, 5)
 RULES = cycles.CycleRules(min_deposit_cents=500, max_deposit_cents=5000, max_loan_multiple=3,
                           max_loan_term_meetings=4, default_interest_rate_bp=500,
                           interest_distribution=InterestDistribution.PRO_RATA)
@@ -34,13 +35,16 @@ class Kring:
     dewi: UUID
     eva: UUID
 
+    group: str = "a"
+
     @classmethod
-    async def build(cls, world: World, *, rules: cycles.CycleRules = RULES, planned_meetings: int = 6) -> Kring:
-        admin = world.actor("admin")
-        m = {name: world.members[f"a.{name}"] for name in ("amina", "bram", "chris", "dewi", "eva")}
+    async def build(cls, world: World, *, rules: cycles.CycleRules = RULES, planned_meetings: int = 6,
+                    group: str = "a", cycle_id: UUID | None = None) -> Kring:
+        admin = world.actor("admin" if group != "y" else "admin_y")
+        m = {name: world.members[f"{group}.{name}"] for name in ("amina", "bram", "chris", "dewi", "eva")}
         async with world.sessionmaker() as db:
-            cycle, _ = await cycles.create_cycle(db, admin, world.groups["a"], cycles.NewCycle(
-                date(2026, 1, 5), 14, planned_meetings, rules))
+            cycle, _ = await cycles.create_cycle(db, admin, world.groups[group], cycles.NewCycle(
+                CYCLE_STARTS_ON, 14, planned_meetings, rules), cycle_id=cycle_id)
             await cycles.assign_roles(db, admin, cycle.id, [
                 cycles.Assignment(m["bram"], CycleRole.VOORZITTER, 1),
                 cycles.Assignment(m["amina"], CycleRole.BOEKHOUDER, 1),
@@ -49,7 +53,11 @@ class Kring:
             ])
             planned = await cycles.plan_meetings(db, admin, cycle.id)
             await db.commit()
-        return cls(world, world.sessionmaker, cycle.id, {x.meeting_no: x.id for x in planned}, **m)
+        return cls(world, world.sessionmaker, cycle.id, {x.meeting_no: x.id for x in planned}, **m, group=group)
+
+    @property
+    def admin(self) -> Actor:
+        return self.world.actor("admin" if self.group != "y" else "admin_y")
 
     @property
     def everyone(self) -> list[UUID]:
@@ -58,7 +66,7 @@ class Kring:
     async def open_meeting(self, meeting_no: int = 1, *, opening_cash_cents: int = 0, sign: bool = True,
                            actor: Actor | None = None) -> UUID:
         """Open a meeting with everyone present and, by default, the presentielijst signed."""
-        actor = actor or self.world.actor("admin")
+        actor = actor or self.admin
         meeting_id = self.meeting_ids[meeting_no]
         async with self.sessionmaker() as db:
             now = utcnow()
@@ -81,7 +89,7 @@ class Kring:
     async def deposit(self, meeting_id: UUID, member: UUID, amount_cents: int) -> UUID:
         async with self.sessionmaker() as db:
             entry, _ = await meetings.record_deposit(
-                db, self.world.actor("admin"), meeting_id,
+                db, self.admin, meeting_id,
                 meetings.Deposit(member, amount_cents, self.counter_for(member), self.witnesses_for(member)),
                 entry_id=None, now=utcnow())
             await db.commit()
@@ -89,7 +97,7 @@ class Kring:
 
     async def close(self, meeting_id: UUID, closing_cash_cents: int) -> Meeting:
         async with self.sessionmaker() as db:
-            meeting = await meetings.close_meeting(db, self.world.actor("admin"), meeting_id,
+            meeting = await meetings.close_meeting(db, self.admin, meeting_id,
                                                    meetings.ClosingCount(closing_cash_cents), utcnow())
             await db.commit()
         return meeting

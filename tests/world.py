@@ -28,6 +28,7 @@ class World:
     members: dict[str, UUID] = field(default_factory=dict)
     programmes: dict[str, UUID] = field(default_factory=dict)
     organisations: dict[str, UUID] = field(default_factory=dict)
+    kringen: dict[str, Any] = field(default_factory=dict)  # tests.kring.Kring per group key, when a test builds one
 
     @classmethod
     async def build(cls, client: AsyncTestClient[Litestar], sessionmaker: async_sessionmaker[AsyncSession]) -> World:

@@ -128,11 +128,13 @@ class CycleController(Controller):
         return RolesOut(cycle_id=cycle_id, assignments=[
             AssignmentOut(member_id=a.member_id, role=a.role.value, from_meeting_no=a.from_meeting_no) for a in ordered])
 
-    @get("/api/v1/cycles/{cycle_id:uuid}/roles", summary="Who holds which role at a meeting")
+    @get("/api/v1/cycles/{cycle_id:uuid}/roles",
+         summary="Who holds which role at a meeting (default: the latest meeting opened, or the first)")
     async def get_roles(
-        self, cycle_id: UUID, db: AsyncSession, actor: Actor, meeting_no: int = Parameter(ge=1, le=104)
+        self, cycle_id: UUID, db: AsyncSession, actor: Actor,
+        meeting_no: int | None = Parameter(ge=1, le=104, required=False, default=None),
     ) -> RolesAtOut:
-        holders = await cycles.roles_at(db, actor, cycle_id, meeting_no)
+        meeting_no, holders = await cycles.roles_at(db, actor, cycle_id, meeting_no)
         return RolesAtOut(cycle_id=cycle_id, meeting_no=meeting_no, **{
             role.value: sorted(holders[role], key=str) for role in CycleRole})
 

@@ -71,6 +71,122 @@ def leave_body(world: World, user: str) -> dict[str, Any]:
     return {"left_on": "2026-03-01", "reason": "verhuisd"}
 
 
+# --- spaarkring bodies: group A runs a kring (tests.kring.Kring) whose meeting 1 is open and signed, with
+# a deposit by Amina (the entry in the path), savings for Eva and Dewi, and Bram's loan approved (the loan
+# in the path). Where a write can't be repeated, the body carries a fixed client id, so the first caller
+# creates (201) and the next ones are answered the existing resource (200): access passed either way.
+FIXED = {name: uuid4() for name in ("cycle", "loan", "disbursement", "repayment", "reversal", "exit", "meeting")}
+
+
+def _kring(world: World) -> Any:
+    return world.kringen["a"]
+
+
+def cycle_body(world: World, user: str) -> dict[str, Any]:
+    rules = {"min_deposit_cents": 500, "max_deposit_cents": 5000, "max_loan_multiple": 3,
+             "max_loan_term_meetings": 4, "default_interest_rate_bp": 500, "interest_distribution": "pro_rata"}
+    return {"id": str(_kring(world).cycle_id), "starts_on": "2026-01-05", "meeting_interval_days": 14,
+            "planned_meetings": 6, "rules": rules}
+
+
+def roles_body(world: World, user: str) -> dict[str, Any]:
+    k = _kring(world)
+    return {"assignments": [{"member_id": str(k.bram), "role": "voorzitter", "from_meeting_no": 1},
+                            {"member_id": str(k.amina), "role": "boekhouder", "from_meeting_no": 1}]}
+
+
+async def meeting_body(world: World, user: str) -> dict[str, Any]:
+    from domain.models import Meeting
+
+    k = _kring(world)
+    async with world.sessionmaker() as db:
+        second = await db.get(Meeting, k.meeting_ids[2])
+        assert second is not None
+    return {"id": str(second.id), "meeting_no": 2, "scheduled_for": second.scheduled_for.isoformat()}
+
+
+def no_body(world: World, user: str) -> dict[str, Any]:
+    return {}
+
+
+def open_body(world: World, user: str) -> dict[str, Any]:
+    return {"opening_cash_cents": 0}
+
+
+def attendance_body(world: World, user: str) -> dict[str, Any]:
+    return {"entries": [{"member_id": str(m), "status": "present"} for m in _kring(world).everyone]}
+
+
+def sign_body(world: World, user: str) -> dict[str, Any]:
+    return {"signed_by_member_id": str(_kring(world).bram)}
+
+
+def deposit_body(world: World, user: str) -> dict[str, Any]:
+    return _kring(world).deposit_body(_kring(world).eva, 500)
+
+
+def close_body(world: World, user: str) -> dict[str, Any]:
+    return {"closing_cash_cents": 4000}
+
+
+def explanation_body(world: World, user: str) -> dict[str, Any]:
+    return {"note": "Vijf euro teruggevonden in de envelop"}
+
+
+async def exit_body(world: World, user: str) -> dict[str, Any]:
+    from domain import groups
+    from domain.models import utcnow
+
+    k = _kring(world)
+    async with world.sessionmaker() as db:
+        await groups.leave(db, k.admin, world.groups["a"], k.eva, utcnow().date(), "verhuisd")
+        await db.commit()
+    return {"id": str(FIXED["exit"]), "member_id": str(k.eva), "counted_by_member_id": str(k.chris),
+            "witness_member_ids": [str(k.dewi), str(k.bram)]}
+
+
+def sync_body(world: World, user: str) -> dict[str, Any]:
+    k = _kring(world)
+    return {"opening_cash_cents": 0, "attendance": attendance_body(world, user)["entries"],
+            "attendance_signed_by_member_id": str(k.bram), "deposits": []}
+
+
+def reversal_body(world: World, user: str) -> dict[str, Any]:
+    return {"id": str(FIXED["reversal"]), "meeting_id": str(_kring(world).meeting_ids[1]), "reason": "dubbel"}
+
+
+def loan_body(world: World, user: str) -> dict[str, Any]:
+    return {"id": str(FIXED["loan"]), "member_id": str(_kring(world).dewi), "amount_cents": 500, "term_meetings": 2}
+
+
+def decision_body(world: World, user: str) -> dict[str, Any]:
+    k = _kring(world)
+    return {"meeting_id": str(k.meeting_ids[1]), "votes": [
+        {"member_id": str(m), "vote": "for"} for m in k.everyone if m != k.bram]}
+
+
+def disbursement_body(world: World, user: str) -> dict[str, Any]:
+    k = _kring(world)
+    return {"id": str(FIXED["disbursement"]), "meeting_id": str(k.meeting_ids[1]),
+            "counted_by_member_id": str(k.chris), "witness_member_ids": [str(k.dewi), str(k.eva)]}
+
+
+async def repayment_body(world: World, user: str) -> dict[str, Any]:
+    from domain import loans
+    from domain.models import utcnow
+
+    k = _kring(world)
+    async with world.sessionmaker() as db:
+        await loans.disburse(db, k.admin, world.kringen["a.loan"], k.meeting_ids[1],
+                             loans.CashMove(k.chris, (k.dewi, k.eva)), entry_id=FIXED["disbursement"], now=utcnow())
+        await db.commit()
+    return {**disbursement_body(world, user), "id": str(FIXED["repayment"]), "amount_cents": 100}
+
+
+def share_out_body(world: World, user: str) -> dict[str, Any]:
+    return {"meeting_id": str(_kring(world).meeting_ids[1])}
+
+
 @dataclass(frozen=True)
 class Row:
     """The status each role gets; `body` builds a valid request body."""
@@ -105,12 +221,56 @@ ACCESS: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/groups/{group_id}/members/{member_id}"):             Row(200, 200, 404, 200),
     ("PATCH", "/api/v1/groups/{group_id}/members/{member_id}"):           Row(200, 200, 404, 403, body=member_patch_body),
     ("POST", "/api/v1/groups/{group_id}/members/{member_id}/leave"):      Row(200, 200, 404, 403, body=leave_body),
+    # spaarkring: Amina, the member with an account, is the boekhouder, so she records like a begeleider
+    ("GET", "/api/v1/groups/{group_id}/cycles"):                          Row(200, 200, 404, 200),
+    ("POST", "/api/v1/groups/{group_id}/cycles"):                         Row(200, 200, 404, 403, body=cycle_body),
+    ("GET", "/api/v1/cycles/{cycle_id}"):                                 Row(200, 200, 404, 200),
+    ("PUT", "/api/v1/cycles/{cycle_id}/roles"):                           Row(200, 200, 404, 403, body=roles_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/roles"):                           Row(200, 200, 404, 200),
+    ("POST", "/api/v1/cycles/{cycle_id}/meetings"):                       Row(200, 200, 404, 403, body=meeting_body),
+    ("POST", "/api/v1/cycles/{cycle_id}/meetings/plan"):                  Row(200, 200, 404, 403, body=no_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/meetings"):                        Row(200, 200, 404, 200),
+    ("GET", "/api/v1/meetings/{meeting_id}"):                             Row(200, 200, 404, 200),
+    ("POST", "/api/v1/meetings/{meeting_id}/open"):                       Row(200, 200, 404, 200, body=open_body),
+    ("PUT", "/api/v1/meetings/{meeting_id}/attendance"):                  Row(200, 200, 404, 200, body=attendance_body),
+    ("POST", "/api/v1/meetings/{meeting_id}/attendance/sign"):            Row(200, 200, 404, 200, body=sign_body),
+    ("POST", "/api/v1/meetings/{meeting_id}/deposits"):                   Row(201, 201, 404, 201, body=deposit_body),
+    ("POST", "/api/v1/meetings/{meeting_id}/close"):                      Row(200, 200, 404, 200, body=close_body),
+    # an open meeting has no discrepancy to explain: 409 shows access was granted
+    ("POST", "/api/v1/meetings/{meeting_id}/discrepancy-explanations"):   Row(409, 409, 404, 409, body=explanation_body),
+    ("POST", "/api/v1/meetings/{meeting_id}/exit-payouts"):               Row(201, 200, 404, 200, body=exit_body),
+    ("POST", "/api/v1/meetings/{meeting_id}/sync"):                       Row(200, 200, 404, 200, body=sync_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/ledger"):                          Row(200, 200, 404, 200),
+    ("GET", "/api/v1/cycles/{cycle_id}/ledger/verify"):                   Row(200, 200, 404, 200),
+    ("GET", "/api/v1/cycles/{cycle_id}/balances"):                        Row(200, 200, 404, 200),
+    ("POST", "/api/v1/ledger-entries/{entry_id}/reversal"):               Row(201, 200, 404, 200, body=reversal_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/loans"):                           Row(200, 200, 404, 200),
+    ("POST", "/api/v1/cycles/{cycle_id}/loans"):                          Row(201, 200, 404, 200, body=loan_body),
+    ("GET", "/api/v1/loans/{loan_id}"):                                   Row(200, 200, 404, 200),
+    ("POST", "/api/v1/loans/{loan_id}/decision"):                         Row(200, 200, 404, 200, body=decision_body),
+    ("POST", "/api/v1/loans/{loan_id}/disbursement"):                     Row(201, 200, 404, 200, body=disbursement_body),
+    ("POST", "/api/v1/loans/{loan_id}/repayments"):                       Row(201, 200, 404, 200, body=repayment_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/share-out"):                       Row(200, 200, 404, 200),
+    # meeting 1 is not the last meeting: 409 shows access was granted
+    ("POST", "/api/v1/cycles/{cycle_id}/share-out"):                      Row(409, 409, 404, 409, body=share_out_body),
+    ("GET", "/api/v1/cycles/{cycle_id}/share-out/sheet"):                 Row(404, 404, 404, 404),
 }
 
 # How each path parameter is filled: something inside group A, the callers' own group.
 PATH_VALUES: dict[str, Callable[[World], UUID]] = {
     "group_id": lambda world: world.groups["a"],
     "member_id": lambda world: world.members["a.bram"],
+    "cycle_id": lambda world: world.kringen["a"].cycle_id,
+    "meeting_id": lambda world: world.kringen["a"].meeting_ids[1],
+    "loan_id": lambda world: world.kringen["a.loan"],
+    "entry_id": lambda world: world.kringen["a.entry"],
+}
+# The same things in organisation Y's kring: out of reach for everyone in X (and the other way round).
+ELSEWHERE: dict[str, Callable[[World], UUID]] = {
+    "cycle_id": lambda world: world.kringen["y"].cycle_id,
+    "meeting_id": lambda world: world.kringen["y"].meeting_ids[1],
+    "loan_id": lambda world: world.kringen["y.loan"],
+    "entry_id": lambda world: world.kringen["y.entry"],
 }
 
 # The same route aimed outside the caller's reach: (who calls, where the path points). Always 404.
@@ -129,6 +289,33 @@ OUTSIDE_MEMBER: dict[str, tuple[str, dict[str, Callable[[World], UUID]]]] = {
     "admin at group A with a member of B": ("admin", {"group_id": lambda w: w.groups["a"],
                                                       "member_id": lambda w: w.members["b.bram"]}),
 }
+
+
+async def _kring_with_a_meeting(world: World, group: str) -> None:
+    from domain import loans
+    from domain.models import utcnow
+    from tests.kring import Kring
+
+    kring = await Kring.build(world, group=group)
+    meeting_id = await kring.open_meeting(1)
+    entry_id = await kring.deposit(meeting_id, kring.amina, 1000)
+    for member in (kring.bram, kring.dewi, kring.eva):
+        await kring.deposit(meeting_id, member, 1000)
+    async with world.sessionmaker() as db:
+        loan, _ = await loans.request_loan(db, kring.admin, kring.cycle_id, loans.LoanRequest(kring.bram, 1000, 2),
+                                           loan_id=None, now=utcnow())
+        await loans.decide_loan(db, kring.admin, loan.id, meeting_id,
+                                {m: "for" for m in kring.everyone if m != kring.bram}, None, utcnow())
+        await db.commit()
+    world.kringen.update({group: kring, f"{group}.loan": loan.id, f"{group}.entry": entry_id})
+
+
+@pytest.fixture
+async def world(client: Any, sessionmaker: Any) -> World:
+    built = await World.build(client, sessionmaker)
+    for group in ("a", "y"):
+        await _kring_with_a_meeting(built, group)
+    return built
 
 
 def _template(path: str) -> str:
@@ -212,6 +399,20 @@ async def test_each_role_gets_the_status_the_matrix_gives_it_on_its_own_group(
 
 
 SCOPED = [(route, row) for route, row in ROWS if "{group_id}" in route[1]]
+ELSEWHERE_ROUTES = [(route, row) for route, row in ROWS if any(f"{{{p}}}" in route[1] for p in ELSEWHERE)]
+
+
+@pytest.mark.parametrize(("route", "row"), ELSEWHERE_ROUTES, ids=[f"{m} {p}" for (m, p), _ in ELSEWHERE_ROUTES])
+async def test_a_cycle_meeting_loan_or_entry_of_another_organisation_answers_404(
+    world: World, route: tuple[str, str], row: Row
+) -> None:
+    method, template = route
+    got = {}
+    for user in ("admin", "begeleider_a", "member"):
+        got[user] = await _call(world, method, _fill(template, world, ELSEWHERE), row, user)
+    back = {**ELSEWHERE, **{k: PATH_VALUES[k] for k in ELSEWHERE}}
+    got["admin_y"] = await _call(world, method, _fill(template, world, back), row, "admin_y")
+    assert got == dict.fromkeys(got, 404)
 
 
 @pytest.mark.parametrize(("route", "row"), SCOPED, ids=[f"{m} {p}" for (m, p), _ in SCOPED])
