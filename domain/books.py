@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import Actor
-from domain.cycles import get_visible_cycle, holders_at, load_assignments
+from domain.cycles import get_visible_cycle
 from domain.ledger import ChainReport, MemberBook, cycle_books, verify_cycle
 from domain.loans import interest_charged
-from domain.meetings import sees_all_money
+from domain.meetings import keeps_the_books
 from domain.models import Cycle, LedgerEntry, Meeting, MeetingStatus, Member
 from domain.paging import Page, paginate
 
@@ -39,10 +39,7 @@ class Balances:
 
 
 async def sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
-    """Whoever keeps the books now (the roles of the latest meeting held or open) sees every line."""
-    latest = (await db.execute(select(func.max(Meeting.meeting_no)).where(
-        Meeting.cycle_id == cycle.id, Meeting.status != MeetingStatus.PLANNED))).scalar_one() or 1
-    return sees_all_money(actor, holders_at(await load_assignments(db, cycle.id), latest))
+    return await keeps_the_books(db, actor, cycle.id)
 
 
 async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:

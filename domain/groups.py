@@ -24,6 +24,7 @@ from domain.client_ids import add_once, earlier
 from domain.errors import (
     GroupStopped,
     IdReused,
+    LeavingWithLoan,
     LeftBeforeJoined,
     MemberAlreadyLeft,
     NotABegeleider,
@@ -32,7 +33,8 @@ from domain.errors import (
     StatusChangeNotAllowed,
     UnknownTimezone,
 )
-from domain.models import Group, GroupBegeleider, GroupKind, GroupStatus, Member, Programme, Role, User
+from domain.models import Group, GroupBegeleider, GroupKind, GroupStatus, Loan, Member, Programme, Role, User
+from domain.loan_status import OUTSTANDING_STATUSES
 from domain.paging import Page, paginate
 
 ALLOWED_STATUS_CHANGES = {
@@ -255,6 +257,10 @@ async def leave(
         raise MemberAlreadyLeft(left_on=member.left_on.isoformat())
     if left_on < member.joined_on:
         raise LeftBeforeJoined(joined_on=member.joined_on.isoformat())
+    owing = (await db.execute(select(Loan.id).where(
+        Loan.member_id == member.id, Loan.status.in_(OUTSTANDING_STATUSES)))).first()
+    if owing is not None:
+        raise LeavingWithLoan(loan_id=str(owing[0]))  # settle the loan first, from savings if they agree
     member.left_on, member.leave_reason = left_on, reason
     await db.flush()
     return member

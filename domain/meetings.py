@@ -87,9 +87,14 @@ def may_record(actor: Actor, holders: Holders) -> bool:
     return actor.role == Role.MEMBER and actor.member_id in recorders
 
 
-def sees_all_money(actor: Actor, holders: Holders) -> bool:
-    """A member sees their own amounts and the totals; whoever keeps the books sees every line."""
-    return actor.role != Role.MEMBER or may_record(actor, holders)
+async def keeps_the_books(db: AsyncSession, actor: Actor, cycle_id: UUID) -> bool:
+    """Whoever keeps the books now (the roles at the latest meeting opened) sees every member's money;
+    any other member sees their own lines and the totals."""
+    if actor.role != Role.MEMBER:
+        return True
+    latest = (await db.execute(select(func.max(Meeting.meeting_no)).where(
+        Meeting.cycle_id == cycle_id, Meeting.status != MeetingStatus.PLANNED))).scalar_one() or 1
+    return may_record(actor, holders_at(await load_assignments(db, cycle_id), latest))
 
 
 async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool) -> MeetingContext:
@@ -431,7 +436,7 @@ async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID) -> Meet
     notes = list((await db.execute(select(MeetingNote).where(MeetingNote.meeting_id == meeting.id)
                                    .order_by(MeetingNote.recorded_at))).scalars())
     deposits = sum(x.amount_cents for x in entries if x.kind == EntryKind.DEPOSIT)
-    sees_all = sees_all_money(actor, context.holders)
+    sees_all = await keeps_the_books(db, actor, context.cycle.id)
     if not sees_all:
         entries = [x for x in entries if x.member_id == actor.member_id]
     return MeetingView(context, entries, deposits, cash_in, cash_out, expected, outstanding, notes, sees_all)

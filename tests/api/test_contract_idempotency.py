@@ -12,6 +12,7 @@ from sqlalchemy import func, inspect, select, table
 
 from api.messages import MESSAGES
 from domain.models import IdempotencyKey, Member
+from tests.parallel import parallel
 from tests.world import World
 
 
@@ -133,16 +134,6 @@ async def test_an_idempotency_problem_speaks_the_language_asked_for(world: World
     (_, _), (en_title, _) = MESSAGES["idempotency.key_reused"]
     assert other.json()["title"] == en_title
     assert other.headers["content-language"] == "en"
-
-
-async def parallel(world: World, requests: list[tuple[str, str, dict[str, Any], dict[str, str]]]) -> list[httpx.Response]:
-    """Send requests at the same time. The test client runs the app on its own event loop in another
-    thread; each request here comes from a thread of its own, so the app serves them concurrently, each
-    on its own database connection."""
-    sync_client = httpx.Client(transport=world.client._transport, base_url=world.client.base_url)  # same app
-    return list(await asyncio.gather(*(
-        asyncio.to_thread(sync_client.request, method, path, json=body, headers=headers)
-        for method, path, body, headers in requests)))
 
 
 async def test_parallel_requests_with_one_key_write_one_row_and_the_others_replay_or_answer_in_progress(
