@@ -147,7 +147,7 @@ async def decide_loan(db: AsyncSession, actor: Actor, loan_id: UUID, meeting_id:
                       *, context: MeetingContext | None = None) -> Loan:
     loan, context = await _loan_at_meeting(db, actor, loan_id, meeting_id, context)
     rate = context.cycle.default_interest_rate_bp if interest_rate_bp is None else interest_rate_bp
-    if loan.status in (LoanStatus.APPROVED, LoanStatus.REJECTED) and loan.decided_meeting_id == meeting_id:
+    if loan.decided_meeting_id == meeting_id:  # decided here already: a retry (the loan may have moved on since)
         recorded = dict((await db.execute(select(LoanVote.member_id, LoanVote.vote).where(
             LoanVote.loan_id == loan.id))).all())
         if recorded == votes and loan.interest_rate_bp == rate:

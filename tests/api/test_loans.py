@@ -229,3 +229,34 @@ async def test_a_leaver_with_a_loan_outstanding_is_refused_and_one_without_is_pa
 
 def test_the_test_rules_allow_loans_of_three_times_savings() -> None:
     assert (RULES.max_loan_multiple, RULES.max_loan_term_meetings) == (3, 4)
+
+
+async def test_a_sync_carries_loan_requests_decisions_payouts_and_repayments_all_or_nothing(kring: Kring) -> None:
+    meeting = kring.meeting_ids[1]
+    loan_id = str(uuid4())
+    body = {
+        "opening_cash_cents": 0,
+        "attendance": [{"member_id": str(m), "status": "present"} for m in kring.everyone],
+        "attendance_signed_by_member_id": str(kring.bram),
+        "deposits": [{**kring.deposit_body(m, 2000), "id": str(uuid4())} for m in kring.everyone],
+        "loan_requests": [{"id": loan_id, "member_id": str(kring.eva), "amount_cents": 3000, "term_meetings": 2}],
+        "loan_decisions": [{"loan_id": loan_id, "votes": votes(kring, kring.eva)}],
+        "disbursements": [{"id": str(uuid4()), "loan_id": loan_id, "counted_by_member_id": str(kring.chris),
+                           "witness_member_ids": [str(kring.dewi), str(kring.bram)]}],
+        "repayments": [{"id": str(uuid4()), "loan_id": loan_id, "amount_cents": 3151, "counted_by_member_id":
+                        str(kring.chris), "witness_member_ids": [str(kring.dewi), str(kring.bram)]}],
+        "closing_cash_cents": 10_150,
+    }
+    refused = await call(kring, f"/api/v1/meetings/{meeting}/sync", body)  # repays 1 cent too much
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (422, "repayments[0].amount_cents")
+    async with kring.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(LedgerEntry))).scalar_one() == 0
+    body["repayments"][0]["amount_cents"] = 3150
+    done = await call(kring, f"/api/v1/meetings/{meeting}/sync", body)
+    again = await call(kring, f"/api/v1/meetings/{meeting}/sync", body)
+    assert (done.status_code, again.status_code) == (200, 200), done.text
+    assert done.json()["totals"]["discrepancy_cents"] == 0
+    loan = (await kring.world.client.get(f"/api/v1/loans/{loan_id}", headers=headers(kring))).json()
+    assert (loan["status"], loan["outstanding_cents"]) == ("repaid", 0)
+    async with kring.sessionmaker() as db:
+        assert (await db.execute(select(func.count()).select_from(LedgerEntry))).scalar_one() == 5 + 1 + 2

@@ -280,3 +280,36 @@ async def test_planning_creates_every_meeting_from_the_start_and_interval_in_loc
     # 19:00 in Amsterdam: 18:00 UTC in winter, 17:00 UTC after the clock change of 29 March 2026
     assert meetings[0]["scheduled_for"].startswith("2026-01-05T18:00:00")
     assert meetings[-1]["scheduled_for"].startswith("2026-03-16T18:00:00")
+
+
+async def test_a_discrepancy_stays_visible_until_a_note_explains_it_and_the_meeting_itself_is_unchanged(
+    kring: Kring,
+) -> None:
+    meeting = await kring.open_meeting()
+    await kring.deposit(meeting, kring.amina, 1000)
+    closed = (await post(kring, f"/api/v1/meetings/{meeting}/close", {"closing_cash_cents": 500})).json()
+    assert (closed["totals"]["discrepancy_cents"], closed["totals"]["discrepancy_outstanding_cents"]) == (-500, -500)
+    note = await post(kring, f"/api/v1/meetings/{meeting}/discrepancy-explanations",
+                      {"note": "Vijf euro zat nog in de envelop van de geldteller"})
+    assert note.status_code == 201
+    after = (await kring.world.client.get(f"/api/v1/meetings/{meeting}", headers=as_amina(kring))).json()
+    assert (after["totals"]["discrepancy_cents"], after["totals"]["discrepancy_outstanding_cents"]) == (-500, 0)
+    assert after["closed_at"] == closed["closed_at"] and len(after["explanations"]) == 1
+
+
+async def test_the_closing_count_may_name_its_geldteller_and_witness_who_must_be_present(kring: Kring) -> None:
+    meeting = await kring.open_meeting()
+    bad = await post(kring, f"/api/v1/meetings/{meeting}/close", {
+        "closing_cash_cents": 0, "counted_by_member_id": str(kring.eva), "witness_member_ids": [str(kring.bram)]})
+    assert (bad.status_code, bad.json()["code"]) == (422, "cash.counter_not_geldteller")
+    good = await post(kring, f"/api/v1/meetings/{meeting}/close", {
+        "closing_cash_cents": 0, "counted_by_member_id": str(kring.chris), "witness_member_ids": [str(kring.bram)]})
+    assert good.status_code == 200 and good.json()["closing_counted_by_member_id"] == str(kring.chris)
+
+
+async def test_the_opening_count_is_compared_with_the_last_closing_count(kring: Kring) -> None:
+    first = await kring.open_meeting(1)
+    await kring.deposit(first, kring.amina, 1000)
+    await kring.close(first, 1000)
+    second = await post(kring, f"/api/v1/meetings/{kring.meeting_ids[2]}/open", {"opening_cash_cents": 950})
+    assert second.json()["opening_difference_cents"] == -50
