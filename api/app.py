@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import BearerAuthMiddleware, TokenService
 from api.controllers.auth import AuthController, session_policy
+from api.controllers.coach import CoachController
 from api.controllers.groups import GroupController, MemberController
 from api.controllers.health import health
 from api.controllers.loans import LoanController, ShareOutController
@@ -49,6 +50,7 @@ ROUTE_HANDLERS: list[Any] = [
     LedgerController,
     LoanController,
     ShareOutController,
+    CoachController,
 ]
 
 

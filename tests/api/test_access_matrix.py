@@ -254,6 +254,8 @@ ACCESS: dict[tuple[str, str], Row] = {
     # meeting 1 is not the last meeting: 409 shows access was granted
     ("POST", "/api/v1/cycles/{cycle_id}/share-out"):                      Row(409, 409, 404, 409, body=share_out_body),
     ("GET", "/api/v1/cycles/{cycle_id}/share-out/sheet"):                 Row(404, 404, 404, 404),
+    # begeleiders and funders
+    ("GET", "/api/v1/coach/groups"):                                      Row(200, 200, 403, 403),
 }
 
 # How each path parameter is filled: something inside group A, the callers' own group.
