@@ -25,6 +25,7 @@ from api.controllers.people import MeController, ProgrammeController, UserContro
 from api.controllers.spaarkring import CycleController, LedgerController, MeetingController
 from api.deps import provide_actor, provide_db
 from api.idempotency import IdempotencyMiddleware
+from api.observability import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.settings import Settings
 from domain.database import make_engine, make_sessionmaker
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"db": Provide(provide_db), "actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
+            RequestLogMiddleware,
             DefineMiddleware(BearerAuthMiddleware, tokens=tokens),
             DefineMiddleware(IdempotencyMiddleware, retention_days=settings.idempotency_retention_days,
                              max_body_bytes=settings.max_body_bytes),
@@ -122,6 +124,8 @@ async def _security_headers(message: Any, scope: Any) -> None:
 
 def app_from_env() -> Litestar:
     """Factory for uvicorn workers: reads the environment (and the generated secret file)."""
+    from api.observability import configure_logging
     from api.settings import load_settings
 
+    configure_logging()
     return create_app(load_settings())

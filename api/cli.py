@@ -142,7 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     port = args.port or settings.port
     print(f"kringkas: serving on http://{host}:{port} (docs: http://{host}:{port}/schema)", flush=True)
     uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port,
-                workers=args.workers or settings.workers, log_level="info", proxy_headers=False)
+                workers=args.workers or settings.workers, log_level="info", proxy_headers=False,
+                access_log=False)  # our own request log (api/observability.py) keeps query strings and secrets out
 
 
 def main(argv: list[str] | None = None) -> None:

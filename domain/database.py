@@ -25,13 +25,14 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    """hide_parameters: a database error never carries a name, phone or amount into a log."""
     url = normalise_url(url)
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True, **kwargs)
         _sqlite_write_transactions(engine)
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                               pool_recycle=1800, **kwargs)
+                               pool_recycle=1800, hide_parameters=True, **kwargs)
 
 
 def _sqlite_write_transactions(engine: AsyncEngine) -> None:
