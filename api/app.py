@@ -16,11 +16,19 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import BearerAuthMiddleware, TokenService
+from api.controllers.admin import AdminController
 from api.controllers.auth import AuthController, session_policy
 from api.controllers.coach import CoachController
+from api.controllers.exports import ExportController
 from api.controllers.groups import GroupController, MemberController
 from api.controllers.health import health
 from api.controllers.loans import LoanController, ShareOutController
+from api.controllers.luistergroepen import (
+    AgreementsController,
+    CalendarController,
+    SeriesController,
+    SessionController,
+)
 from api.controllers.people import MeController, ProgrammeController, UserController
 from api.controllers.spaarkring import CycleController, LedgerController, MeetingController
 from api.deps import provide_actor, provide_db
@@ -52,6 +60,12 @@ ROUTE_HANDLERS: list[Any] = [
     LoanController,
     ShareOutController,
     CoachController,
+    AdminController,
+    ExportController,
+    AgreementsController,
+    SeriesController,
+    SessionController,
+    CalendarController,
 ]
 
 

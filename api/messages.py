@@ -221,8 +221,8 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("A later meeting was held", "Meeting {meeting_no} has been held already; this one can't be held now."),
     ),
     "meeting.opening_cash_differs": (
-        ("Beginkas wijkt af", "De bijeenkomst is al geopend met {opening_cash_cents} cent in de kas."),
-        ("Opening cash differs", "The meeting was already opened with {opening_cash_cents} cents in the box."),
+        ("Beginkas wijkt af", "De bijeenkomst is al geopend met {opening_cash_cents} in de kas."),
+        ("Opening cash differs", "The meeting was already opened with {opening_cash_cents} in the box."),
     ),
     "meeting.may_not_record": (
         ("Niet uw taak", "Alleen de voorzitter of de boekhouder van deze bijeenkomst legt dit vast."),
@@ -301,9 +301,9 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     ),
     "deposit.amount_out_of_limits": (
         ("Bedrag buiten de grenzen", "De inleg per bijeenkomst ligt tussen {min_deposit_cents} en "
-                                     "{max_deposit_cents} cent (al ingelegd: {already_cents} cent)."),
+                                     "{max_deposit_cents} (al ingelegd: {already_cents})."),
         ("Amount out of limits", "A deposit per meeting lies between {min_deposit_cents} and {max_deposit_cents} "
-                                 "cents (already deposited: {already_cents} cents)."),
+                                 "cents (already deposited: {already_cents})."),
     ),
     "cash.member_not_present": (
         ("Lid niet aanwezig", "Wie het geld krijgt of geeft, staat op de presentielijst."),
@@ -366,8 +366,8 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Cycle is sharing out", "No new loans while the cycle is being shared out."),
     ),
     "loan.over_multiple": (
-        ("Lening te hoog", "Met {saved_cents} cent gespaard leent dit lid hoogstens {max_cents} cent."),
-        ("Loan too large", "Having saved {saved_cents} cents, this member may borrow at most {max_cents} cents."),
+        ("Lening te hoog", "Met {saved_cents} gespaard leent dit lid hoogstens {max_cents}."),
+        ("Loan too large", "Having saved {saved_cents}, this member may borrow at most {max_cents}."),
     ),
     "loan.term_too_long": (
         ("Looptijd te lang", "Een lening loopt hoogstens {max_term_meetings} bijeenkomsten."),
@@ -396,16 +396,16 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Not paid out", "Repaying comes after paying out (now: {status})."),
     ),
     "loan.not_enough_cash": (
-        ("Te weinig in de kas", "In de kas zit {cash_expected_cents} cent; dat is te weinig voor deze lening."),
-        ("Not enough cash", "The box holds {cash_expected_cents} cents; that is too little for this loan."),
+        ("Te weinig in de kas", "In de kas zit {cash_expected_cents}; dat is te weinig voor deze lening."),
+        ("Not enough cash", "The box holds {cash_expected_cents}; that is too little for this loan."),
     ),
     "loan.other_cycle": (
         ("Andere ronde", "Deze lening hoort bij een andere ronde."),
         ("Other cycle", "This loan belongs to another cycle."),
     ),
     "loan.overpayment": (
-        ("Te veel afgelost", "Er staat nog {outstanding_cents} cent open; meer aflossen kan niet."),
-        ("Overpayment", "{outstanding_cents} cents are outstanding; more can't be repaid."),
+        ("Te veel afgelost", "Er staat nog {outstanding_cents} open; meer aflossen kan niet."),
+        ("Overpayment", "{outstanding_cents} are outstanding; more can't be repaid."),
     ),
     "loan.self_vote": (
         ("Lener stemt niet", "Wie de lening vraagt, stemt niet mee."),
@@ -436,8 +436,8 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Loan outstanding", "Loans are still open; sharing out waits until everything is repaid."),
     ),
     "share_out.no_one_to_share_with": (
-        ("Niemand om mee te delen", "Er is {total_cents} cent, maar niemand om het aan uit te delen."),
-        ("No one to share with", "There are {total_cents} cents, but no one to share them with."),
+        ("Niemand om mee te delen", "Er is {total_cents}, maar niemand om het aan uit te delen."),
+        ("No one to share with", "There are {total_cents}, but no one to share them with."),
     ),
     "share_out.not_last_meeting": (
         ("Niet de laatste bijeenkomst", "Uitdelen gebeurt op de laatste bijeenkomst van de ronde."),
@@ -482,8 +482,128 @@ def _quality_in_thousandths(param: str) -> int:
 def render_message(code: str, lang: str, params: Mapping[str, object]) -> tuple[str, str]:
     nl, en = MESSAGES.get(code, MESSAGES["server.error"])
     title, detail = nl if lang == "nl" else en
-    return title, detail.format_map(_Blank({k: _plain(v) for k, v in params.items()}))
+    return title, detail.format_map(_Blank({k: _plain(k, v, lang) for k, v in params.items()}))
 
 
-def _plain(value: object) -> str:
+def euros(cents: int, lang: str) -> str:
+    """Cents as people say them: "€ 12,50" in Dutch, "€12.50" in English; integers only."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    grouped = f"{whole:,}".replace(",", "." if lang == "nl" else ",")
+    return f"{sign}€ {grouped},{rest:02d}" if lang == "nl" else f"{sign}€{grouped}.{rest:02d}"
+
+
+def _plain(key: str, value: object, lang: str) -> str:
+    if key.endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
+        return euros(value, lang)
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# luistergroepen: afspraken, series, sessions, RSVPs, attendance
+LUISTERGROEP_MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "group.not_a_luistergroep": (
+        ("Alleen voor een luistergroep", "Afspraken en reeksen van sessies horen bij een luistergroep. "
+                                         "Een spaarkring plant zijn bijeenkomsten in de spaarronde."),
+        ("Only for a luistergroep", "Afspraken and session series belong to a luistergroep. "
+                                    "A spaarkring plans its meetings in its cycle."),
+    ),
+    "series.rrule_invalid": (
+        ("De herhaling klopt niet", "Het deel {part} van de herhaalregel klopt niet. Bijvoorbeeld: "
+                                    "FREQ=WEEKLY;BYDAY=TH;UNTIL=20261231."),
+        ("The recurrence is not right", "The {part} part of the recurrence rule is not right. For example: "
+                                        "FREQ=WEEKLY;BYDAY=TH;UNTIL=20261231."),
+    ),
+    "series.rrule_unbounded": (
+        ("De herhaling heeft geen einde", "Geef een einddatum (UNTIL) of een aantal keren (COUNT)."),
+        ("The recurrence never ends", "Give an end date (UNTIL) or a number of times (COUNT)."),
+    ),
+    "series.beyond_horizon": (
+        ("De reeks loopt te lang door", "Een reeks eindigt binnen {years} jaar na de eerste sessie."),
+        ("The series runs too long", "A series ends within {years} years of its first session."),
+    ),
+    "series.start_invalid": (
+        ("Het begin klopt niet", "Geef de eerste sessie met tijdzone, op een hele minuut, tussen 2000 en 2100."),
+        ("The start is not right", "Give the first session with an offset, on a whole minute, between 2000 and 2100."),
+    ),
+    "series.start_not_in_rule": (
+        ("De eerste sessie past niet in de herhaling", "De eerste sessie ({weekday}) valt niet op een dag "
+                                                       "van de herhaalregel. Kies een dag die past."),
+        ("The first session does not fit the recurrence", "The first session ({weekday}) is not on a day of the "
+                                                          "recurrence rule. Pick a day that fits."),
+    ),
+    "series.facilitator_invalid": (
+        ("Geen gespreksleider", "De gespreksleider moet een begeleider of beheerder van de organisatie zijn."),
+        ("Not a facilitator", "The facilitator must be a begeleider or admin of the organisation."),
+    ),
+    "series.already_ended": (
+        ("De reeks is al afgelopen", "Er zijn geen sessies meer op of na die datum."),
+        ("The series has already ended", "There are no sessions on or after that date."),
+    ),
+    "series.split_touches_past": (
+        ("Die sessie is al begonnen", "Een reeks verandert alleen voor sessies die nog moeten komen. "
+                                      "Kies een latere datum."),
+        ("That session has already begun", "A series only changes for sessions still to come. "
+                                           "Pick a later date."),
+    ),
+    "series.continuation_before_date": (
+        ("Het nieuwe begin ligt te vroeg", "De eerste sessie van de vervolgreeks valt op of na {from_on}."),
+        ("The new start is too early", "The continuing series' first session is on or after {from_on}."),
+    ),
+    "series.nothing_to_continue": (
+        ("Er is niets om voort te zetten", "De reeks heeft na die datum geen sessies meer. "
+                                           "Geef een nieuwe herhaalregel."),
+        ("There is nothing to continue", "The series has no sessions after that date. Give a new recurrence rule."),
+    ),
+    "sessions.window_invalid": (
+        ("De periode klopt niet", "Geef 'from' en 'to' met tijdzone; 'to' na 'from', hooguit {max_days} dagen later."),
+        ("The window is not right", "Give 'from' and 'to' with an offset; 'to' after 'from', at most {max_days} days on."),
+    ),
+    "session.cancelled": (
+        ("Deze sessie gaat niet door", "De sessie is afgezegd. Zet haar eerst terug als ze toch doorgaat."),
+        ("This session is cancelled", "The session was cancelled. Reinstate it first if it takes place after all."),
+    ),
+    "session.not_started": (
+        ("De sessie is nog niet begonnen", "Wie er was, vult u in vanaf het begin ({starts_at})."),
+        ("The session has not begun", "Who came is recorded from the start ({starts_at}) on."),
+    ),
+    "session.attendance_recorded": (
+        ("Er is al aanwezigheid", "Deze sessie heeft plaatsgevonden: wie er was, is al ingevuld."),
+        ("Attendance is recorded", "This session took place: who came has been recorded."),
+    ),
+    "rsvp.session_full": (
+        ("De sessie is vol", "Alle {capacity} plaatsen zijn bezet. Meld u aan voor de wachtlijst."),
+        ("The session is full", "All {capacity} seats are taken. Join the waiting list."),
+    ),
+    "rsvp.not_yourself": (
+        ("Alleen voor uzelf", "U kunt alleen voor uzelf aangeven of u komt."),
+        ("Only for yourself", "You can only answer for yourself."),
+    ),
+}
+MESSAGES.update(LUISTERGROEP_MESSAGES)
+
+
+# exports for funders
+EXPORT_MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "export.period_reversed": (
+        ("Periode klopt niet", "De begindatum ({from_on}) ligt na de einddatum ({to_on}). Draai ze om."),
+        ("Period is reversed", "The start date ({from_on}) is after the end date ({to_on}). Swap them."),
+    ),
+    "export.period_too_long": (
+        ("Periode te lang", "Een export beslaat hoogstens {max_months} maanden; deze periode telt er {months}. "
+                            "Kies een kortere periode."),
+        ("Period too long", "An export covers at most {max_months} months; this period has {months}. "
+                            "Choose a shorter period."),
+    ),
+}
+MESSAGES.update(EXPORT_MESSAGES)
+
+
+ERASURE_MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "member.erase_money_outstanding": (
+        ("Er staat nog geld open", "Dit lid heeft nog een lening of spaargeld ({what}) in een lopende ronde. "
+                                   "Reken eerst af; daarna kan het lid vergeten worden."),
+        ("Money still outstanding", "This member still has a loan or savings ({what}) in a running cycle. "
+                                    "Settle it first; then the member can be forgotten."),
+    ),
+}
+MESSAGES.update(ERASURE_MESSAGES)

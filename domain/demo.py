@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import groups, people
 from domain.access import Actor
 from domain.demo_books import load_books
+from domain.demo_luistergroep import load_luistergroep
 from domain.models import GroupKind, Organisation, Role
 
 ORGANISATION = "Stichting Samen Sparen (demo)"
@@ -80,6 +81,8 @@ async def load_demo(db: AsyncSession, *, password_profile: str, today: date, onl
                           password_profile=password_profile, user_id=_id("amina@demo.kringkas.nl"))
     await db.flush()
     await load_books(db, admin, [_id(name) for name in KRINGEN], today)
+    name, members, begeleider = LUISTERGROEP
+    await load_luistergroep(db, admin, _id(name), users[begeleider].id, [_id(f"{name}/{m}") for m in members], today)
     return DemoLogins(created=True, logins=logins)
 
 

@@ -14,10 +14,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import cycles, loans, meetings, share_out
+from domain import cycles, groups, loans, meetings, share_out
 from domain.access import Actor
 from domain.ledger import cycle_books
-from domain.models import AttendanceStatus, CycleRole, InterestDistribution, Meeting, Member
+from domain.models import AttendanceStatus, CycleRole, GroupStatus, InterestDistribution, Meeting, Member
 
 
 @dataclass
@@ -135,6 +135,9 @@ async def _vlinder(k: Kring, today: date) -> None:
         if meeting.meeting_no == 8:
             await share_out.finalise(k.db, k.admin, meeting.cycle_id, meeting.id, at + timedelta(minutes=30))
         await k.close(meeting, at)
+    # after its guided first cycle the group carries on by itself
+    await groups.change_group(k.db, k.admin, k.group_id, groups.GroupChange(status=GroupStatus.ZELFSTANDIG), (),
+                              first_start + timedelta(days=14 * 8))
     planned = await k.start_cycle(today - timedelta(days=14 * 5), 12, _rules(3, InterestDistribution.TIME_WEIGHTED))
     for meeting in planned[:6]:
         at = await k.open(meeting, absent=(8, 9) if meeting.meeting_no > 3 else ())
@@ -177,12 +180,25 @@ async def _zonnebloem(k: Kring, today: date) -> None:
 
 
 async def _samen_sterk(k: Kring, today: date) -> None:
-    """Four meetings held, attendance falling, one meeting skipped."""
+    """Four meetings held, attendance falling, one meeting skipped; loans to eight members, one repaid late
+    (so the funder's export has loan figures about enough people to show, and some too few to show)."""
     planned = await k.start_cycle(today - timedelta(days=14 * 5 + 2), 12, _rules(2, InterestDistribution.EQUAL))
+    loans_of: dict[int, UUID] = {}
     for meeting in planned[:5]:
         if meeting.meeting_no == 4:
             continue  # never held
         absent = tuple(range(13 - meeting.meeting_no, 12))
         at = await k.open(meeting, absent=absent)
         await k.deposit_all(meeting, at, [500] * 12, absent=absent)
+        if meeting.meeting_no == 1:
+            for borrower in (0, 1, 2):
+                loans_of[borrower] = await k.lend(meeting, at, borrower, 500, 2)  # due at meeting 3
+        if meeting.meeting_no == 2:
+            for borrower in (3, 4, 5, 6, 7):
+                await k.lend(meeting, at, borrower, 1000, 4)  # due at meeting 6: still running
+        if meeting.meeting_no == 3:
+            for borrower in (0, 1):
+                await k.repay(meeting, at, loans_of[borrower], borrower, 525)  # on time
+        if meeting.meeting_no == 5:
+            await k.repay(meeting, at, loans_of[2], 2, 525)  # late: overdue since meeting 3
         await k.close(meeting, at)

@@ -462,3 +462,107 @@ class ShareOutNotFinal(NotFound):
 
 class NoOneToShareWith(Conflict):
     code = "share_out.no_one_to_share_with"
+
+
+# --- luistergroepen: afspraken, series, sessions, RSVPs, attendance, calendar feeds ----------------
+class NotALuistergroep(Refused):
+    """Afspraken and session series belong to a luistergroep; a spaarkring has its cycles and meetings."""
+
+    code = "group.not_a_luistergroep"
+
+
+class RruleInvalid(Refused):
+    """`part` names the piece of the rule that is wrong (e.g. FREQ, BYDAY, UNTIL)."""
+
+    code = "series.rrule_invalid"
+    field = "rrule"
+
+
+class RruleUnbounded(Refused):
+    code = "series.rrule_unbounded"
+    field = "rrule"
+
+
+class RruleBeyondHorizon(Refused):
+    code = "series.beyond_horizon"
+    field = "rrule"
+
+
+class SeriesStartInvalid(Refused):
+    code = "series.start_invalid"
+    field = "starts_at"
+
+
+class StartNotInRule(Refused):
+    code = "series.start_not_in_rule"
+    field = "starts_at"
+
+
+class FacilitatorInvalid(Refused):
+    code = "series.facilitator_invalid"
+    field = "facilitator_user_id"
+
+
+class SeriesAlreadyEnded(Conflict):
+    code = "series.already_ended"
+    field = "from_on"
+
+
+class SplitTouchesPast(Conflict):
+    code = "series.split_touches_past"
+    field = "from_on"
+
+
+class ContinuationBeforeDate(Refused):
+    code = "series.continuation_before_date"
+    field = "starts_at"
+
+
+class NothingToContinue(Conflict):
+    code = "series.nothing_to_continue"
+    field = "from_on"
+
+
+class WindowInvalid(Refused):
+    code = "sessions.window_invalid"
+    field = "to"
+
+
+class SessionCancelled(Conflict):
+    code = "session.cancelled"
+
+
+class SessionNotStarted(Conflict):
+    code = "session.not_started"
+
+
+class SessionAttendanceRecorded(Conflict):
+    code = "session.attendance_recorded"
+
+
+class SessionFull(Conflict):
+    code = "rsvp.session_full"
+    field = "answer"
+
+
+class RsvpForSomeoneElse(Forbidden):
+    code = "rsvp.not_yourself"
+    field = "member_id"
+
+
+# --- exports for funders ---------------------------------------------------------------------------
+class ExportPeriodReversed(Refused):
+    code = "export.period_reversed"
+    field = "from"
+
+
+class ExportPeriodTooLong(Refused):
+    code = "export.period_too_long"
+    field = "to"
+
+
+# --- the right to be forgotten -------------------------------------------------------------------
+class EraseMoneyOutstanding(Conflict):
+    """A member is forgotten only once nothing is owed either way."""
+
+    code = "member.erase_money_outstanding"

@@ -245,6 +245,7 @@ class Member(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)  # raised by every edit; If-Match checks it
+    erased_at: Mapped[datetime | None]  # personal fields replaced by a pseudonym (AVG), money kept
 
 
 class IdempotencyKey(Base):
@@ -458,3 +459,136 @@ class ShareOut(Base):
     sheet_hash: Mapped[str] = mapped_column(String(64))
     finalised_at: Mapped[datetime]
     finalised_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+
+
+# --- luistergroepen: afspraken, session series, the few things stored per session, calendar feeds ---
+class RsvpAnswer(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+    WAITLISTED = "waitlisted"
+
+
+class SessionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class GroupAgreements(Base):
+    """One version of a group's afspraken. A new list is a new version; earlier ones stay readable."""
+
+    __tablename__ = "group_agreements"
+    __table_args__ = (UniqueConstraint("group_id", "version"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    group_id: Mapped[UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    items: Mapped[list[str]] = mapped_column(JSON)
+    set_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime]
+
+
+class SessionSeries(Base):
+    """Recurring sessions of a luistergroep: an RFC 5545 rule, expanded in the series' zone when asked.
+
+    Occurrences are never stored in advance. A series changed from a date on is split: it gets an UNTIL
+    before that date (`ended_from_on`) and a new series of the same lineage continues. Session ids are
+    derived from the lineage and the original start, so they stay the same across listings and splits.
+    """
+
+    __tablename__ = "session_series"
+    __table_args__ = (
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    group_id: Mapped[UUID] = mapped_column(ForeignKey("groups.id"), index=True)
+    lineage_id: Mapped[UUID]  # the first series of a chain of splits (its own id when never split)
+    lineage_key: Mapped[int] = mapped_column(BigInteger, index=True)  # the 60 bits of lineage_id in session ids
+    previous_series_id: Mapped[UUID | None] = mapped_column(ForeignKey("session_series.id"))
+    rrule: Mapped[str] = mapped_column(String(500))  # normalised: UNTIL in UTC, as expanded and published
+    timezone: Mapped[str] = mapped_column(String(64))  # the group's zone when the series was made
+    starts_at: Mapped[datetime]  # the first occurrence; its local wall-clock time is every session's time
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(200))
+    facilitator_user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    ended_from_on: Mapped[date | None]  # no sessions on or after this local date (ended or split)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SessionOccurrence(Base):
+    """What must be remembered about one occurrence, stored only once there is something: a move, a
+    cancellation (with a logistic reason), RSVPs or attendance. Its id is the derived session id."""
+
+    __tablename__ = "session_occurrences"
+    __table_args__ = (UniqueConstraint("series_id", "original_start"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    series_id: Mapped[UUID] = mapped_column(ForeignKey("session_series.id"), index=True)
+    original_start: Mapped[datetime]
+    starts_at: Mapped[datetime | None] = mapped_column(index=True)  # set when moved
+    location: Mapped[str | None] = mapped_column(String(200))  # set when moved elsewhere
+    status: Mapped[SessionStatus] = mapped_column(_enum(SessionStatus, "session_status"),
+                                                  default=SessionStatus.SCHEDULED)
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    changed_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class SessionRsvp(Base):
+    __tablename__ = "session_rsvps"
+
+    session_id: Mapped[UUID] = mapped_column(ForeignKey("session_occurrences.id"), primary_key=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    answer: Mapped[RsvpAnswer] = mapped_column(_enum(RsvpAnswer, "rsvp_answer"))
+    waitlist_seq: Mapped[int | None] = mapped_column(Integer)  # order on the waiting list
+    answered_at: Mapped[datetime]
+    recorded_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+
+
+class SessionAttendance(Base):
+    """Who came. Nothing else: not what was said, not who spoke."""
+
+    __tablename__ = "session_attendance"
+
+    session_id: Mapped[UUID] = mapped_column(ForeignKey("session_occurrences.id"), primary_key=True)
+    member_id: Mapped[UUID] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    recorded_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+
+
+class CalendarFeed(Base):
+    """A secret feed URL, stored only as the SHA-256 of its token: of one group, or of one user's groups."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (CheckConstraint("(group_id IS NULL) <> (user_id IS NULL)", name="one_owner"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    group_id: Mapped[UUID | None] = mapped_column(ForeignKey("groups.id"), unique=True)
+    user_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    created_by: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """Events that leave no other trace: exports, erasures. Money entries and loan decisions already say
+    who recorded them and when; the audit trail reads those where they are."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    organisation_id: Mapped[UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[UUID | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

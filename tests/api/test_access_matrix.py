@@ -75,7 +75,8 @@ def leave_body(world: World, user: str) -> dict[str, Any]:
 # a deposit by Amina (the entry in the path), savings for Eva and Dewi, and Bram's loan approved (the loan
 # in the path). Where a write can't be repeated, the body carries a fixed client id, so the first caller
 # creates (201) and the next ones are answered the existing resource (200): access passed either way.
-FIXED = {name: uuid4() for name in ("cycle", "loan", "disbursement", "repayment", "reversal", "exit", "meeting")}
+FIXED = {name: uuid4() for name in ("cycle", "loan", "disbursement", "repayment", "reversal", "exit", "meeting",
+                                   "series")}
 
 
 def _kring(world: World) -> Any:
@@ -187,6 +188,42 @@ def share_out_body(world: World, user: str) -> dict[str, Any]:
     return {"meeting_id": str(_kring(world).meeting_ids[1])}
 
 
+# --- luistergroep bodies: group B (a luistergroep of X, guided by begeleider_b) has a weekly series from
+# 8 January 2026; the series and its session of 5 February 2026 (begun, so attendance can be taken) are
+# the ones in the paths. Group A, the callers' own group, is a spaarkring.
+def agreements_body(world: World, user: str) -> dict[str, Any]:
+    return {"items": ["Niks is verplicht, alleen luisteren", "Zeg eerst je naam"]}
+
+
+def series_body(world: World, user: str) -> dict[str, Any]:
+    return {"rrule": "FREQ=WEEKLY;BYDAY=TH;COUNT=10", "starts_at": "2030-01-03T19:00:00+01:00",
+            "duration_minutes": 120, "location": "De Kapel", "facilitator_user_id": str(world.users["begeleider_a"].id)}
+
+
+def series_end_body(world: World, user: str) -> dict[str, Any]:
+    return {"from_on": "2033-01-01"}
+
+
+def series_split_body(world: World, user: str) -> dict[str, Any]:
+    return {"id": str(FIXED["series"]), "from_on": "2032-01-01", "location": "Buurthuis De Meeuw"}
+
+
+def session_patch_body(world: World, user: str) -> dict[str, Any]:
+    return {"location": "Buurthuis De Meeuw"}
+
+
+def rsvp_body(world: World, user: str) -> dict[str, Any]:
+    return {"member_id": str(world.members["b.amina"]), "answer": "yes"}
+
+
+def session_attendance_body(world: World, user: str) -> dict[str, Any]:
+    return {"present_member_ids": [str(world.members["b.amina"]), str(world.members["b.bram"])]}
+
+
+def impact_query(world: World) -> str:
+    return f"?programme_id={world.programmes['a']}&from=2026-01-01&to=2026-12-31"
+
+
 @dataclass(frozen=True)
 class Row:
     """The status each role gets; `body` builds a valid request body."""
@@ -197,6 +234,7 @@ class Row:
     member: int
     anonymous: int = 401
     body: Body | None = None
+    query: Callable[[World], str] | None = None  # a query string the route needs, e.g. "?programme_id=…"
 
     def status(self, role: str) -> int:
         return int(getattr(self, role))
@@ -254,8 +292,34 @@ ACCESS: dict[tuple[str, str], Row] = {
     # meeting 1 is not the last meeting: 409 shows access was granted
     ("POST", "/api/v1/cycles/{cycle_id}/share-out"):                      Row(409, 409, 404, 409, body=share_out_body),
     ("GET", "/api/v1/cycles/{cycle_id}/share-out/sheet"):                 Row(404, 404, 404, 404),
+    # luistergroepen. Group A is a spaarkring: afspraken and series are refused there (422 shows access was
+    # granted). Series and sessions in the paths are group B's: of these callers only the admin of X reaches
+    # them; what B's own begeleider and members may do is in tests/api/test_luistergroepen_access.py.
+    ("GET", "/api/v1/groups/{group_id}/agreements"):                      Row(200, 200, 404, 200),
+    ("PUT", "/api/v1/groups/{group_id}/agreements"):                      Row(422, 422, 404, 403, body=agreements_body),
+    ("GET", "/api/v1/groups/{group_id}/agreements/history"):              Row(200, 200, 404, 200),
+    ("POST", "/api/v1/groups/{group_id}/series"):                         Row(422, 422, 404, 403, body=series_body),
+    ("GET", "/api/v1/groups/{group_id}/series"):                          Row(200, 200, 404, 200),
+    ("GET", "/api/v1/groups/{group_id}/sessions"):                        Row(200, 200, 404, 200),
+    ("GET", "/api/v1/series/{series_id}"):                                Row(200, 404, 404, 404),
+    ("POST", "/api/v1/series/{series_id}/end"):                           Row(200, 404, 404, 404, body=series_end_body),
+    ("POST", "/api/v1/series/{series_id}/split"):                         Row(201, 404, 404, 404, body=series_split_body),
+    ("GET", "/api/v1/sessions/{session_id}"):                             Row(200, 404, 404, 404),
+    ("PATCH", "/api/v1/sessions/{session_id}"):                           Row(200, 404, 404, 404, body=session_patch_body),
+    ("PUT", "/api/v1/sessions/{session_id}/rsvp"):                        Row(200, 404, 404, 404, body=rsvp_body),
+    ("PUT", "/api/v1/sessions/{session_id}/attendance"):                  Row(200, 404, 404, 404, body=session_attendance_body),
+    # calendars: a spaarkring's feed holds its planned meetings; the secret URL needs no bearer at all
+    ("GET", "/api/v1/groups/{group_id}/calendar.ics"):                    Row(200, 200, 404, 200),
+    ("POST", "/api/v1/groups/{group_id}/calendar-token"):                 Row(200, 200, 404, 403),
+    ("GET", "/api/v1/coach/calendar.ics"):                                Row(200, 200, 403, 403),
+    ("POST", "/api/v1/coach/calendar-token"):                             Row(200, 200, 403, 403),
+    ("GET", "/api/v1/feeds/{feed_file}"):                                 Row(200, 200, 200, 200, anonymous=200),
     # begeleiders and funders
     ("GET", "/api/v1/coach/groups"):                                      Row(200, 200, 403, 403),
+    # admin: the audit trail; forgetting a member (Bram has not left: 409 shows access was granted)
+    ("GET", "/api/v1/audit"):                                             Row(200, 403, 403, 403),
+    ("POST", "/api/v1/members/{member_id}/erase"):                        Row(409, 403, 404, 403),
+    ("GET", "/api/v1/exports/impact"):                                    Row(200, 403, 200, 403, query=impact_query),
 }
 
 # How each path parameter is filled: something inside group A, the callers' own group.
@@ -266,6 +330,9 @@ PATH_VALUES: dict[str, Callable[[World], UUID]] = {
     "meeting_id": lambda world: world.kringen["a"].meeting_ids[1],
     "loan_id": lambda world: world.kringen["a.loan"],
     "entry_id": lambda world: world.kringen["a.entry"],
+    "series_id": lambda world: world.kringen["b.series"],
+    "session_id": lambda world: world.kringen["b.session"],
+    "feed_file": lambda world: world.kringen["a.feed"],  # "<token>.ics", group A's secret feed URL
 }
 # The same things in organisation Y's kring: out of reach for everyone in X (and the other way round).
 ELSEWHERE: dict[str, Callable[[World], UUID]] = {
@@ -273,6 +340,8 @@ ELSEWHERE: dict[str, Callable[[World], UUID]] = {
     "meeting_id": lambda world: world.kringen["y"].meeting_ids[1],
     "loan_id": lambda world: world.kringen["y.loan"],
     "entry_id": lambda world: world.kringen["y.entry"],
+    "series_id": lambda world: world.kringen["y.series"],
+    "session_id": lambda world: world.kringen["y.session"],
 }
 
 # The same route aimed outside the caller's reach: (who calls, where the path points). Always 404.
@@ -312,11 +381,39 @@ async def _kring_with_a_meeting(world: World, group: str) -> None:
     world.kringen.update({group: kring, f"{group}.loan": loan.id, f"{group}.entry": entry_id})
 
 
+async def _luistergroepen_with_a_series(world: World) -> None:
+    """Group B and a luistergroep of Y each get a weekly series from Thursday 8 January 2026; group A gets a
+    secret feed URL."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from domain import feeds, groups, luistergroepen, scheduling
+    from domain.models import GroupKind, utcnow
+
+    first = datetime(2026, 1, 8, 19, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    async with world.sessionmaker() as db:
+        luistergroep_y, _ = await groups.create_group(db, world.actor("admin_y"), groups.NewGroup(
+            "Luistergroep Y", GroupKind.LUISTERGROEP, None, frozenset({world.users["begeleider_y"].id})))
+        world.groups["y.luistergroep"] = luistergroep_y.id
+        for key, admin, group_id in (("b", "admin", world.groups["b"]), ("y", "admin_y", luistergroep_y.id)):
+            series, _ = await luistergroepen.create_series(
+                db, world.actor(admin), group_id, luistergroepen.NewSeries(
+                    "FREQ=WEEKLY;BYDAY=TH;COUNT=400", first, 120, "De Kapel", world.actor(admin).user_id, 8),
+                series_id=None, now=utcnow())
+            world.kringen[f"{key}.series"] = series.id
+            world.kringen[f"{key}.session"] = scheduling.session_id(
+                series.lineage_key, datetime(2026, 2, 5, 18, 0, tzinfo=UTC))
+        token = await feeds.rotate_group_token(db, world.actor("admin"), world.groups["a"], utcnow())
+        world.kringen["a.feed"] = f"{token}.ics"
+        await db.commit()
+
+
 @pytest.fixture
 async def world(client: Any, sessionmaker: Any) -> World:
     built = await World.build(client, sessionmaker)
     for group in ("a", "y"):
         await _kring_with_a_meeting(built, group)
+    await _luistergroepen_with_a_series(built)
     return built
 
 
@@ -380,6 +477,8 @@ async def _call(world: World, method: str, path: str, row: Row, user: str | None
         if inspect.isawaitable(body):
             body = await body
     headers = world.auth(user) if user else {}
+    if row.query is not None:
+        path += row.query(world)
     response = await world.client.request(method, path, headers=headers, json=body)
     return response.status_code
 
@@ -441,7 +540,7 @@ async def test_a_member_sees_only_their_own_group_and_a_begeleider_only_the_grou
         "begeleider_a": {groups["a"]},
         "begeleider_b": {groups["b"]},
         "admin": {groups["a"], groups["b"]},
-        "admin_y": {groups["y"]},
+        "admin_y": {groups["y"], groups["y.luistergroep"]},
     }
 
 
