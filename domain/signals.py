@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from domain.access import Actor, require_role, visible_group_ids
 from domain.cycles import Assignment, holders_at
 from domain.ledger import cash_effect
+from domain.scheduling import compile_rule, first_on_or_after, zone
 from domain.models import (
     Attendance,
     AttendanceStatus,
@@ -38,6 +39,10 @@ from domain.models import (
     Member,
     Role,
     RoleAssignment,
+    SessionAttendance,
+    SessionOccurrence,
+    SessionSeries,
+    SessionStatus,
 )
 
 # The one table of thresholds. A reason adds its weight to the score; a group needs attention when its
@@ -54,6 +59,7 @@ THRESHOLDS = {
     "roles_not_rotating": {"weight": 1, "meetings": 6},
     "too_few_members": {"weight": 3, "below": 5},
     "members_leaving": {"weight": 2, "at_least": 2, "days": 90},
+    "sessions_cancelled": {"weight": 2, "at_least": 2, "days": 56},
 }
 NEEDS_ATTENTION_AT = 3
 
@@ -78,6 +84,9 @@ class GroupSignals:
     roles_not_rotating: list[str] = field(default_factory=list)
     active_members: int = 0
     members_left_recently: int = 0
+    sessions_held: int = 0  # luistergroepen, last 8 weeks
+    sessions_cancelled: int = 0
+    session_attendance: int = 0  # people counted over those sessions
     attention_reasons: list[str] = field(default_factory=list)
     attention_score: int = 0
 
@@ -146,6 +155,10 @@ def score(signals: GroupSignals) -> None:
         reasons.append("too_few_members")
     if signals.members_left_recently >= t["members_leaving"]["at_least"]:
         reasons.append("members_leaving")
+    if signals.sessions_cancelled >= t["sessions_cancelled"]["at_least"]:
+        reasons.append("sessions_cancelled")
+    if signals.kind == GroupKind.LUISTERGROEP and signals.next_meeting_at is None:
+        reasons.append("no_next_meeting")
     signals.attention_reasons = reasons
     signals.attention_score = sum(int(t[r]["weight"]) for r in reasons)
 
@@ -166,6 +179,7 @@ async def coach_groups(db: AsyncSession, actor: Actor, now: datetime) -> list[Gr
     await _overdue(db, ids, result)
     await _roles(db, ids, result)
     await _members(db, ids, result, now.date())
+    await _sessions(db, ids, result, now)
     for signals in result.values():
         score(signals)
     return sorted(result.values(), key=lambda s: (-s.attention_score, s.name, str(s.group_id)))
@@ -277,3 +291,34 @@ async def _members(db: AsyncSession, ids: list[UUID], result: dict[UUID, GroupSi
         .where(Member.group_id.in_(ids)).group_by(Member.group_id))
     for group_id, active, left in rows:
         result[group_id].active_members, result[group_id].members_left_recently = int(active or 0), int(left or 0)
+
+
+async def _sessions(db: AsyncSession, ids: list[UUID], result: dict[UUID, GroupSignals], now: datetime) -> None:
+    """Luistergroepen: sessions held (attendance recorded) and cancelled in the last weeks, the next one
+    from the series (expanded in Python, no statement per group), and the last one held."""
+    since = now - timedelta(days=int(THRESHOLDS["sessions_cancelled"]["days"]))
+    start = func.coalesce(SessionOccurrence.starts_at, SessionOccurrence.original_start)
+    held = await db.execute(
+        select(SessionSeries.group_id, SessionOccurrence.id, start, SessionOccurrence.status,
+               func.count(SessionAttendance.member_id))
+        .join(SessionSeries, SessionSeries.id == SessionOccurrence.series_id)
+        .outerjoin(SessionAttendance, SessionAttendance.session_id == SessionOccurrence.id)
+        .where(SessionSeries.group_id.in_(ids), start >= since, start <= now)
+        .group_by(SessionSeries.group_id, SessionOccurrence.id, start, SessionOccurrence.status))
+    for group_id, _, at, status, present in held:
+        signals = result[group_id]
+        if status == SessionStatus.CANCELLED:
+            signals.sessions_cancelled += 1
+        elif present:
+            signals.sessions_held += 1
+            signals.session_attendance += int(present)
+            signals.last_meeting_at = max(filter(None, [signals.last_meeting_at, at]))
+    series = await db.execute(select(SessionSeries).where(SessionSeries.group_id.in_(ids)))
+    for one in series.scalars():
+        rule = compile_rule(one.rrule, one.starts_at, one.timezone)
+        upcoming = first_on_or_after(rule, one.timezone, now)
+        if upcoming is None or (one.ended_from_on and upcoming.astimezone(zone(one.timezone)).date() >= one.ended_from_on):
+            continue
+        signals = result[one.group_id]
+        if signals.next_meeting_at is None or upcoming < signals.next_meeting_at:
+            signals.next_meeting_at = upcoming

@@ -14,6 +14,7 @@ from api.schemas.coach import (
     CoachGroupOut,
     LoanSignalOut,
     MemberSignalOut,
+    SessionSignalOut,
 )
 from api.schemas.common import Page
 from domain import signals
@@ -35,6 +36,9 @@ def coach_group_out(s: signals.GroupSignals) -> CoachGroupOut:
         loans=LoanSignalOut(overdue=s.overdue_loans, overdue_cents=s.overdue_cents),
         roles_not_rotating=s.roles_not_rotating,
         members=MemberSignalOut(active=s.active_members, left_recently=s.members_left_recently),
+        sessions=SessionSignalOut(held=s.sessions_held, cancelled=s.sessions_cancelled,
+                                  attendance_per_session=s.session_attendance // s.sessions_held if s.sessions_held
+                                  else None),
         needs_attention=s.needs_attention, attention_reasons=s.attention_reasons, attention_score=s.attention_score)
 
 

@@ -33,6 +33,12 @@ class MemberSignalOut(Out):
     left_recently: int = Field(description="Members who left in the last 90 days.")
 
 
+class SessionSignalOut(Out):
+    held: int = Field(description="Luistergroep sessions with attendance recorded in the last 8 weeks.")
+    cancelled: int
+    attendance_per_session: int | None = Field(description="People per held session, rounded down.")
+
+
 class CoachGroupOut(Out):
     group_id: UUID
     name: str
@@ -46,6 +52,7 @@ class CoachGroupOut(Out):
     loans: LoanSignalOut
     roles_not_rotating: list[str]
     members: MemberSignalOut
+    sessions: SessionSignalOut
     needs_attention: bool
     attention_reasons: list[str]
     attention_score: int

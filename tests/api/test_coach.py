@@ -24,3 +24,26 @@ async def test_the_coach_list_pages_by_cursor(world: World) -> None:
     assert len(first["items"]) == len(second["items"]) == 1
     assert first["items"][0]["group_id"] != second["items"][0]["group_id"]
     assert second["next_cursor"] is None
+
+
+async def test_a_luistergroep_that_cancels_sessions_shows_it_and_its_next_session_in_the_coach_list(
+    world: World,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.api.test_luistergroepen import Circle
+
+    circle = Circle(world)
+    now = datetime.now(UTC)
+    start = (now - timedelta(days=21)).replace(second=0, microsecond=0)
+    await circle.series(rrule="FREQ=WEEKLY;COUNT=10", starts_at=start.isoformat())
+    past = await circle.sessions(now - timedelta(days=22), now)
+    for session in past[:2]:
+        cancelled = await world.client.patch(f"/api/v1/sessions/{session['id']}", headers=circle.auth(),
+                                             json={"status": "cancelled", "reason": "gespreksleider ziek"})
+        assert cancelled.status_code == 200, cancelled.text
+    listed = (await world.client.get("/api/v1/coach/groups", headers=world.auth("begeleider_b"))).json()["items"]
+    assert len(listed) == 1
+    group = listed[0]
+    assert group["sessions"]["cancelled"] == 2 and "sessions_cancelled" in group["attention_reasons"]
+    assert group["next_meeting_at"] is not None and "no_next_meeting" not in group["attention_reasons"]
