@@ -27,12 +27,19 @@ async def earlier(db: AsyncSession, model: type[T], row_id: UUID | None, same: C
     return found
 
 
-async def add_once(db: AsyncSession, row: Any, same: Callable[[Any], bool]) -> tuple[Any, bool]:
+async def add_once(
+    db: AsyncSession, row: Any, same: Callable[[Any], bool], *, client_made: bool = True
+) -> tuple[Any, bool]:
     """Insert `row`; if a parallel request inserted the same id first, answer theirs (or IdReused).
 
-    The insert runs in a savepoint so that losing the race does not spoil the request's transaction.
-    Returns (row, created).
+    With a client-made id the insert runs in a savepoint so that losing the race does not spoil the
+    request's transaction; an id the server made can't race, so it needs no savepoint (two round trips
+    saved). Returns (row, created).
     """
+    if not client_made:
+        db.add(row)
+        await db.flush()
+        return row, True
     try:
         async with db.begin_nested():
             db.add(row)

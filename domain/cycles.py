@@ -142,7 +142,7 @@ async def create_cycle(
         approval_threshold_bp=rules.approval_threshold_bp, leaver_interest_share=rules.leaver_interest_share,
         status=CycleStatus.OPEN, created_by=actor.user_id,
     )
-    return await add_once(db, cycle, same)
+    return await add_once(db, cycle, same, client_made=cycle_id is not None)
 
 
 async def get_visible_cycle(db: AsyncSession, actor: Actor, cycle_id: UUID, *, for_update: bool = False) -> Cycle:
@@ -280,7 +280,7 @@ async def create_meeting(
     meeting = Meeting(id=meeting_id or uuid4(), cycle_id=cycle.id, group_id=cycle.group_id, meeting_no=new.meeting_no,
                       scheduled_for=new.scheduled_for, theme=new.theme, status=MeetingStatus.PLANNED,
                       created_by=actor.user_id)
-    return await add_once(db, meeting, same)
+    return await add_once(db, meeting, same, client_made=meeting_id is not None)
 
 
 async def plan_meetings(db: AsyncSession, actor: Actor, cycle_id: UUID) -> list[Meeting]:

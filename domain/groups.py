@@ -210,7 +210,7 @@ async def add_member(
         raise GroupStopped()
     member = Member(id=member_id or uuid4(), group_id=group.id, display_name=new.display_name, phone=new.phone,
                     joined_on=joined_on, created_by=actor.user_id)
-    return await add_once(db, member, same)
+    return await add_once(db, member, same, client_made=member_id is not None)
 
 
 async def list_members(db: AsyncSession, actor: Actor, group_id: UUID, cursor: str | None, limit: int) -> Page[Member]:

@@ -129,7 +129,7 @@ async def request_loan(db: AsyncSession, actor: Actor, cycle_id: UUID, request: 
     loan = Loan(id=loan_id or uuid4(), cycle_id=cycle.id, group_id=cycle.group_id, member_id=member.id,
                 principal_cents=request.amount_cents, purpose=request.purpose, term_meetings=request.term_meetings,
                 status=LoanStatus.REQUESTED, requested_at=now, requested_by=actor.user_id)
-    return await add_once(db, loan, same)
+    return await add_once(db, loan, same, client_made=loan_id is not None)
 
 
 async def _loan_at_meeting(db: AsyncSession, actor: Actor, loan_id: UUID, meeting_id: UUID,

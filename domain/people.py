@@ -74,7 +74,7 @@ async def add_user(
     user = User(id=user_id or uuid4(), organisation_id=organisation_id, email=email,
                 password_hash=hash_password(new.password, password_profile), role=new.role,
                 display_name=new.display_name, member_id=new.member_id, is_active=True)
-    return await add_once(db, user, same)
+    return await add_once(db, user, same, client_made=user_id is not None)
 
 
 async def create_user(
