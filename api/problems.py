@@ -154,6 +154,12 @@ def is_connection_error(exc: BaseException | None) -> bool:
     return False
 
 
+def on_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, object]]:
+    # JSON nested deeper than the decoder recurses (e.g. 10,000 levels of `[`): a malformed request, not our fault
+    log.warning("recursion error became 400: %s", exc)
+    return problem(request, 400, "request.malformed")
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
     if isinstance(exc, PoolTimeout) or is_connection_error(exc):
         return on_database_down(request, exc)
@@ -166,5 +172,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     DBAPIError: on_db_error,
+    RecursionError: on_too_deep,
     Exception: on_unexpected,
 }
