@@ -392,7 +392,9 @@ async def outstanding_discrepancies(db: AsyncSession, cycle_id: UUID) -> dict[UU
         .join(original, original.id == LedgerEntry.reverses_id)
         .join(original_meeting, original_meeting.id == original.meeting_id)
         .join(reversal_meeting, reversal_meeting.id == LedgerEntry.meeting_id)
-        .where(LedgerEntry.cycle_id == cycle_id, reversal_meeting.meeting_no > original_meeting.meeting_no))).all()
+        .where(LedgerEntry.cycle_id == cycle_id, LedgerEntry.reverses_id.is_not(None),
+               original_meeting.cycle_id == cycle_id, reversal_meeting.cycle_id == cycle_id,
+               reversal_meeting.meeting_no > original_meeting.meeting_no))).all()
     result: dict[UUID, int] = {}
     for meeting in meetings:
         if meeting.id in explained or meeting.discrepancy_cents is None:

@@ -131,7 +131,7 @@ async def _time_weights(db: AsyncSession, cycle: Cycle, exit_meeting: Mapping[UU
         select(LedgerEntry.member_id, LedgerEntry.amount_cents, at.meeting_no)
         .outerjoin(original, original.id == LedgerEntry.reverses_id)
         .join(at, at.id == func.coalesce(original.meeting_id, LedgerEntry.meeting_id))
-        .where(LedgerEntry.cycle_id == cycle.id, LedgerEntry.kind == EntryKind.DEPOSIT))
+        .where(LedgerEntry.cycle_id == cycle.id, LedgerEntry.kind == EntryKind.DEPOSIT, at.cycle_id == cycle.id))
     weights: dict[UUID, int] = defaultdict(int)
     for member_id, amount, meeting_no in rows.all():
         end = exit_meeting.get(member_id, cycle.planned_meetings)

@@ -241,7 +241,8 @@ async def _discrepancies(db: AsyncSession, ids: list[UUID], result: dict[UUID, G
         .join(original, original.id == LedgerEntry.reverses_id)
         .join(original_meeting, original_meeting.id == original.meeting_id)
         .join(at, at.id == LedgerEntry.meeting_id)
-        .where(at.group_id.in_(ids), at.meeting_no > original_meeting.meeting_no))).all()
+        .where(at.group_id.in_(ids), original_meeting.group_id.in_(ids), LedgerEntry.reverses_id.is_not(None),
+               at.meeting_no > original_meeting.meeting_no))).all()
     for _, group_id, cycle_id, meeting_no, discrepancy in meetings:
         fix = sum(cash_effect(EntryKind(kind), amount) for c, from_no, at_no, kind, amount in fixes
                   if c == cycle_id and from_no <= meeting_no < at_no)
