@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from uuid import UUID, uuid4
 
 from icalendar import Calendar, Event, Timezone, vRecur
@@ -62,10 +63,11 @@ def _has_occurrences(series: SessionSeries) -> bool:
 
 
 def build_calendar(
-    name: str, groups: dict[UUID, Group], series: Sequence[SessionSeries], stored: Sequence[SessionOccurrence],
+    name: str, groups: dict[UUID, Group], series: Sequence[Any], stored: Sequence[Any],
     meetings: Sequence[Meeting],
 ) -> bytes:
-    """The feed as bytes. Pure: the same rows always give the same bytes."""
+    """The feed as bytes. Pure: the same rows always give the same bytes. `series` and `stored` hold
+    session_series and session_occurrences rows (ORM objects or plain rows)."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -138,12 +140,13 @@ async def _feed_of(db: AsyncSession, name: str, groups: Sequence[Group]) -> byte
     ids = list(by_id)
     if not ids:
         return build_calendar(name, {}, [], [], [])
-    series = list((await db.execute(select(SessionSeries).where(SessionSeries.group_id.in_(ids))
-                                    .order_by(SessionSeries.starts_at, SessionSeries.id))).scalars())
-    stored = list((await db.execute(select(SessionOccurrence).where(
+    # plain rows, not ORM objects: a feed only reads them
+    series = list(await db.execute(select(*SessionSeries.__table__.columns).where(SessionSeries.group_id.in_(ids))
+                                   .order_by(SessionSeries.starts_at, SessionSeries.id)))
+    stored = list(await db.execute(select(*SessionOccurrence.__table__.columns).where(
         SessionOccurrence.series_id.in_(select(SessionSeries.id).where(SessionSeries.group_id.in_(ids))),
         or_(SessionOccurrence.status == SessionStatus.CANCELLED, SessionOccurrence.starts_at.is_not(None),
-            SessionOccurrence.location.is_not(None))))).scalars())
+            SessionOccurrence.location.is_not(None)))))
     meetings = list((await db.execute(select(Meeting).where(
         Meeting.group_id.in_(ids), Meeting.status.in_([MeetingStatus.PLANNED, MeetingStatus.OPEN]))
         .order_by(Meeting.scheduled_for, Meeting.id))).scalars())

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -385,8 +386,9 @@ class Session:
 
     __slots__ = ("series", "original_start", "row", "counts", "_id")
 
-    def __init__(self, series: SessionSeries, original_start: datetime, row: SessionOccurrence | None = None,
+    def __init__(self, series: SessionSeries, original_start: datetime, row: Any = None,
                  session_id: UUID | None = None) -> None:
+        # series and row: ORM objects, or plain rows with their columns (a listing only reads them)
         self.series = series
         self.original_start = original_start
         self.row = row
@@ -442,23 +444,25 @@ def check_window(start: datetime, end: datetime) -> None:
         raise WindowInvalid(reason="too_long", max_days=scheduling.MAX_WINDOW.days)
 
 
-# (start, lineage key, original start, index of the series, stored row or None): the listing's order, sorted
-# in C. Two entries never tie on the first four, so the row is never compared.
+# (start, lineage key, original start, index of the series, stored row or None): the listing's order.
 Entry = tuple[datetime, int, datetime, int, Any]
 
 
 def merged_order(series_list: Sequence[SessionSeries], rows: Iterable[Any], start: datetime,
                  end: datetime) -> list[Entry]:
     """The sessions whose (possibly moved) start lies in [start, end): expanded, then exceptions applied,
-    in the listing's order. `rows` are the stored occurrences of these series whose original or moved
-    start lies in the window (ORM objects or plain rows with the same attributes)."""
-    index_of = {series.id: index for index, series in enumerate(series_list)}
+    in the listing's order (start, lineage key, original start). `rows` are the stored occurrences of
+    these series whose original or moved start lies in the window (ORM objects or plain rows).
+
+    Entries are appended series by series in (lineage key, first start) order, each series' by original
+    start, so one stable sort on the start alone (in C, no tuple comparisons) gives the full order."""
     stored: dict[UUID, dict[datetime, Any]] = {}
     for row in rows:
         stored.setdefault(row.series_id, {})[row.original_start] = row
     found: list[Entry] = []
-    placed: set[tuple[UUID, datetime]] = set()
-    for index, series in enumerate(series_list):
+    blocks = sorted(range(len(series_list)), key=lambda i: (series_list[i].lineage_key, series_list[i].starts_at))
+    for index in blocks:
+        series = series_list[index]
         rule = scheduling.compile_rule(series.rrule, series.starts_at, series.timezone)
         key = series.lineage_key
         originals = scheduling.expand(rule, series.timezone, start, end)
@@ -466,22 +470,20 @@ def merged_order(series_list: Sequence[SessionSeries], rows: Iterable[Any], star
         if not own:  # nearly every series: nothing stored in this window
             found.extend([(original, key, original, index, None) for original in originals])
             continue
+        moved_in = sorted((original, row) for original, row in own.items()  # into the window from outside
+                          if not start <= original < end and row.starts_at is not None
+                          and start <= row.starts_at < end)
+        found.extend((row.starts_at, key, original, index, row) for original, row in moved_in if original < start)
         for original in originals:
             row = own.get(original)
             if row is None:
                 found.append((original, key, original, index, None))
                 continue
-            placed.add((series.id, original))
             effective = row.starts_at or original
             if start <= effective < end:  # moved out of the window: not here
                 found.append((effective, key, original, index, row))
-    for series_id, own in stored.items():  # moved into the window from outside it
-        index = index_of.get(series_id)
-        for original, row in own.items():
-            if (index is not None and (series_id, original) not in placed and row.starts_at is not None
-                    and start <= row.starts_at < end):
-                found.append((row.starts_at, series_list[index].lineage_key, original, index, row))
-    found.sort()
+        found.extend((row.starts_at, key, original, index, row) for original, row in moved_in if original >= end)
+    found.sort(key=itemgetter(0))
     return found
 
 
@@ -501,15 +503,37 @@ def _stored_in_window(series_ids: Any, start: datetime, end: datetime) -> Column
                     SessionOccurrence.starts_at.between(start, end)))
 
 
+_STORED_COLUMNS = (SessionOccurrence.id, SessionOccurrence.series_id, SessionOccurrence.original_start,
+                   SessionOccurrence.starts_at, SessionOccurrence.location, SessionOccurrence.status,
+                   SessionOccurrence.cancel_reason, SessionOccurrence.version)
+_SERIES_COLUMNS = (SessionSeries.id, SessionSeries.group_id, SessionSeries.lineage_key, SessionSeries.rrule,
+                   SessionSeries.timezone, SessionSeries.starts_at, SessionSeries.duration_minutes,
+                   SessionSeries.location, SessionSeries.facilitator_user_id, SessionSeries.capacity)
+
+
+def _rsvps_answering(answer: RsvpAnswer) -> Any:
+    return (select(func.count()).select_from(SessionRsvp)
+            .where(SessionRsvp.session_id == SessionOccurrence.id, SessionRsvp.answer == answer)
+            .correlate(SessionOccurrence).scalar_subquery().label(f"n_{answer.value}"))
+
+
 async def _stored_rows(db: AsyncSession, within: ColumnElement[bool]) -> list[Any]:
-    """Plain rows (not ORM objects: a listing only reads them), with the attributes of SessionOccurrence."""
-    return list(await db.execute(select(*SessionOccurrence.__table__.columns).where(within)))
+    """Plain rows (not ORM objects: a listing only reads them) with what a session shows, and the RSVP
+    counts per answer (`n_yes`, …) in the same statement: correlated counts, each an index range scan
+    (a join to a grouped subquery got a quadratic plan from PostgreSQL while the tables had no
+    statistics yet)."""
+    return list(await db.execute(select(*_STORED_COLUMNS, *(_rsvps_answering(a) for a in RsvpAnswer)).where(within)))
+
+
+def _counts_of(row: Any) -> dict[str, int] | None:
+    counts = {answer.value: getattr(row, f"n_{answer.value}") or 0 for answer in RsvpAnswer}
+    return {answer: n for answer, n in counts.items() if n}
 
 
 async def _series_rows(db: AsyncSession, group_id: UUID) -> list[Any]:
-    """A group's series as plain rows (a listing only reads them), with the attributes of SessionSeries."""
-    return list(await db.execute(select(*SessionSeries.__table__.columns)
-                                 .where(SessionSeries.group_id == group_id).order_by(SessionSeries.id)))
+    """A group's series as plain rows (a listing only reads them), with what a session shows."""
+    return list(await db.execute(select(*_SERIES_COLUMNS).where(SessionSeries.group_id == group_id)
+                                 .order_by(SessionSeries.id)))
 
 
 async def sessions_between(db: AsyncSession, series_list: Sequence[SessionSeries], start: datetime,
@@ -581,16 +605,18 @@ async def list_sessions(
     if low >= high:
         return Page([], None)
     series_list = await _series_rows(db, group.id)
-    group_series = select(SessionSeries.id).where(SessionSeries.group_id == group.id)
-    rows = await _stored_rows(db, _stored_in_window(group_series, low, high)) if series_list else []
+    within = _stored_in_window(select(SessionSeries.id).where(SessionSeries.group_id == group.id), low, high)
+    rows = await _stored_rows(db, within) if series_list else []
     with scheduling.collector_paused():
         entries = merged_order(series_list, rows, low, high)
         first = bisect.bisect_right(entries, after, key=lambda e: (e[0], e[1], e[2])) if after is not None else 0
-        page = sessions_of(series_list, entries[first:first + limit])
-        for session in page:  # the ids handed out with this page
-            session._id = scheduling.session_id(session.series.lineage_key, session.original_start)
+        chunk = entries[first:first + limit]
+        page = sessions_of(series_list, chunk)
+        for session, session_id in zip(page, scheduling.session_ids((e[1], e[2]) for e in chunk), strict=True):
+            session._id = session_id  # the ids handed out with this page
+            if session.row is not None:
+                session.counts = _counts_of(session.row)
     more = len(entries) > first + limit
-    await count_rsvps(db, page)
     return Page(page, _encode_cursor(page[-1]) if more else None)
 
 

@@ -305,12 +305,11 @@ _M64 = (1 << 64) - 1
 
 
 def _check(key: int, seconds: int) -> int:
-    """22 bits mixed from the key and the start (splitmix64's finaliser): a typo or a made-up id fails
-    here, before any lookup. Not a secret: access is checked on the session's group all the same."""
+    """22 bits mixed from the key and the start (a multiply-xorshift hash, the top bits kept): a typo or
+    a made-up id fails here, before any lookup. Not a secret: access is checked on the group anyway."""
     x = (key ^ (seconds * 0x9E3779B97F4A7C15)) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return (x ^ (x >> 31)) & _CHECK_MASK
+    x = ((x ^ (x >> 31)) * 0xBF58476D1CE4E5B9) & _M64
+    return x >> (64 - _CHECK_BITS)
 
 
 def _high_bits(key: int) -> int:
@@ -337,13 +336,19 @@ def decode_session_id(session: UUID) -> tuple[int, datetime] | None:
     return key, datetime.fromtimestamp(seconds, UTC)
 
 
-def session_ids(key: int, starts: Iterable[datetime]) -> list[UUID]:
-    """The ids of one lineage's occurrences (the constant half computed once)."""
-    high = _high_bits(key)
+def session_ids(occurrences: Iterable[tuple[int, datetime]]) -> list[UUID]:
+    """The ids of many (lineage key, original start) pairs at once: what `session_id` makes, with the
+    constant half of each lineage computed once (a page of a listing)."""
+    highs: dict[int, int] = {}
     made = []
-    for start in starts:
+    append, limit, shift, uuid = made.append, 1 << _SECONDS_BITS, _CHECK_BITS, UUID
+    for key, start in occurrences:
+        high = highs.get(key)
+        if high is None:
+            high = highs[key] = _high_bits(key)
         seconds = int(start.timestamp())
-        if not 0 <= seconds < 1 << _SECONDS_BITS or start.microsecond:
+        if not 0 <= seconds < limit or start.microsecond:
             raise ValueError("an original start is a whole second after 1970")
-        made.append(UUID(int=high | (seconds << _CHECK_BITS) | _check(key, seconds)))
+        x = (key ^ (seconds * 0x9E3779B97F4A7C15)) & _M64  # _check, inlined: this runs for every session
+        append(uuid(int=high | (seconds << shift) | ((((x ^ (x >> 31)) * 0xBF58476D1CE4E5B9) & _M64) >> 42)))
     return made

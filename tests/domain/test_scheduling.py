@@ -104,6 +104,7 @@ def test_a_session_id_decodes_to_its_lineage_and_original_start_and_is_the_same_
     assert made == scheduling.session_id(key, start)
     assert made.version == 8
     assert scheduling.decode_session_id(made) == (key, start)
+    assert scheduling.session_ids([(key, start), (key, start)]) == [made, made]  # the listing's fast path
     assert scheduling.session_id(key, datetime(2025, 4, 3, 17, 0, tzinfo=UTC)) != made
 
 
@@ -124,3 +125,33 @@ def test_ending_a_rule_before_a_date_keeps_every_earlier_occurrence_and_nothing_
                               *window)
     assert "COUNT" not in ended and after == [moment for moment in before if moment < cut]
     assert after[-1].astimezone(AMSTERDAM).date() == date(2025, 4, 3)
+
+
+def test_the_listing_order_is_start_then_lineage_then_original_also_with_ties_and_sessions_moved_in_or_out() -> None:
+    from types import SimpleNamespace
+
+    from domain.luistergroepen import merged_order
+
+    def series(key: int, rule: str, start: datetime) -> SimpleNamespace:
+        return SimpleNamespace(id=uuid4(), lineage_key=key, rrule=rule, starts_at=start, timezone="Europe/Amsterdam")
+
+    same_time = [series(key, "FREQ=WEEKLY;BYDAY=TH;COUNT=30", THURSDAY_19) for key in (900, 5, 77)]
+    other = series(40, "FREQ=WEEKLY;BYDAY=MO;COUNT=30", datetime(2025, 3, 3, 19, 0, tzinfo=AMSTERDAM))
+    window = (datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC))
+
+    def row(owner: SimpleNamespace, original: datetime, moved_to: datetime | None) -> SimpleNamespace:
+        return SimpleNamespace(series_id=owner.id, original_start=original.astimezone(UTC),
+                               starts_at=moved_to.astimezone(UTC) if moved_to else None)
+
+    rows = [row(other, datetime(2025, 3, 24, 19, 0, tzinfo=AMSTERDAM), datetime(2025, 4, 10, 19, 0, tzinfo=AMSTERDAM)),
+            row(other, datetime(2025, 6, 2, 19, 0, tzinfo=AMSTERDAM), datetime(2025, 5, 1, 19, 0, tzinfo=AMSTERDAM)),
+            row(same_time[0], datetime(2025, 4, 17, 19, 0, tzinfo=AMSTERDAM), datetime(2025, 7, 1, tzinfo=AMSTERDAM)),
+            row(same_time[1], datetime(2025, 4, 24, 19, 0, tzinfo=AMSTERDAM), datetime(2025, 5, 1, 19, 0, tzinfo=AMSTERDAM))]
+    entries = merged_order([*same_time, other], rows, *window)
+    order = [(e[0], e[1], e[2]) for e in entries]
+    assert order == sorted(order) and len(set(order)) == len(order)
+    assert [(e[0], e[1]) for e in entries if e[0] == datetime(2025, 5, 1, 17, 0, tzinfo=UTC)] == [
+        (datetime(2025, 5, 1, 17, 0, tzinfo=UTC), 5), (datetime(2025, 5, 1, 17, 0, tzinfo=UTC), 5),
+        (datetime(2025, 5, 1, 17, 0, tzinfo=UTC), 40), (datetime(2025, 5, 1, 17, 0, tzinfo=UTC), 77),
+        (datetime(2025, 5, 1, 17, 0, tzinfo=UTC), 900)]
+    assert datetime(2025, 4, 17, 17, 0, tzinfo=UTC) not in {e[2] for e in entries if e[1] == 900}
