@@ -8,12 +8,13 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.access import Actor
+from domain.access import Actor, group_is_visible
 from domain.cycles import get_visible_cycle
-from domain.ledger import ChainReport, MemberBook, cycle_books, verify_cycle
-from domain.loans import interest_charged
+from domain.errors import ResourceNotFound
+from domain.ledger import ChainReport, MemberBook, books_from_sums, verify_cycle
+from domain.loans import interest_charged_by_member
 from domain.meetings import keeps_the_books
-from domain.models import Cycle, LedgerEntry, Meeting, MeetingStatus, Member
+from domain.models import Cycle, EntryKind, Group, LedgerEntry, Member
 from domain.paging import Page, paginate
 
 
@@ -43,25 +44,47 @@ async def sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
 
 
 async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
-    cycle = await get_visible_cycle(db, actor, cycle_id)
-    books, cash = await cycle_books(db, cycle.id)
-    interest = await interest_charged(db, cycle.id)
-    members = list((await db.execute(select(Member).where(Member.group_id == cycle.group_id)
-                                     .order_by(Member.joined_on, Member.id))).scalars())
+    """One statement whatever the number of members: the visible cycle, its members, their entries summed
+    per kind and the interest of their loans (one row per member and kind). A member who is not keeping
+    the books costs two more statements, to see whether they are."""
+    visible = select(Cycle.id, Cycle.group_id).join(Group, Group.id == Cycle.group_id).where(
+        Cycle.id == cycle_id, group_is_visible(actor)).subquery()
+    sums = select(LedgerEntry.member_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents).label("total")).where(
+        LedgerEntry.cycle_id == cycle_id).group_by(LedgerEntry.member_id, LedgerEntry.kind).subquery()
+    interest = interest_charged_by_member(cycle_id).subquery()
+    rows = (await db.execute(
+        select(visible.c.id, Member.id, Member.display_name, Member.left_on, sums.c.kind, sums.c.total,
+               interest.c.interest_cents)
+        .select_from(visible)
+        .outerjoin(Member, Member.group_id == visible.c.group_id)
+        .outerjoin(sums, sums.c.member_id == Member.id)
+        .outerjoin(interest, interest.c.member_id == Member.id)
+        .order_by(Member.joined_on, Member.id))).all()
+    if not rows:
+        raise ResourceNotFound()
+    members: dict[UUID, tuple[str, object, int]] = {}
+    sums_seen: list[tuple[UUID, EntryKind, int]] = []
+    for _, member_id, name, left_on, kind, total, interest_cents in rows:
+        if member_id is None:
+            continue  # a group without members yet
+        members.setdefault(member_id, (name, left_on, int(interest_cents or 0)))
+        if kind is not None:
+            sums_seen.append((member_id, kind, total))
+    books, cash = books_from_sums(sums_seen)
     lines = []
-    for member in members:
-        book = books.get(member.id, MemberBook())
-        if member.left_on is not None and member.id not in books:
+    for member_id, (name, left_on, interest_cents) in members.items():
+        book = books.get(member_id, MemberBook())
+        if left_on is not None and member_id not in books:
             continue
-        lines.append(MemberBalance(member.id, member.display_name, member.left_on, book.saved_cents,
+        lines.append(MemberBalance(member_id, name, left_on, book.saved_cents,
                                    book.disbursed_cents - book.repaid_principal_cents,
-                                   interest.get(member.id, 0) - book.repaid_interest_cents))
+                                   interest_cents - book.repaid_interest_cents))
     totals = (sum(x.saved_cents for x in lines), sum(x.loan_outstanding_cents for x in lines),
               sum(x.interest_due_cents for x in lines))
-    complete = await sees_all(db, actor, cycle)
+    complete = await keeps_the_books(db, actor, cycle_id)
     if not complete:
         lines = [x for x in lines if x.member_id == actor.member_id]
-    return Balances(cycle.id, lines, *totals, cash_expected_cents=cash, complete=complete)
+    return Balances(cycle_id, lines, *totals, cash_expected_cents=cash, complete=complete)
 
 
 async def ledger_page(db: AsyncSession, actor: Actor, cycle_id: UUID, cursor: str | None, limit: int) -> Page[LedgerEntry]:

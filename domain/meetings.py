@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CompoundSelect, Integer, String, and_, cast, delete, func, literal_column, or_, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -51,10 +51,28 @@ from domain.models import (
     MeetingStatus,
     Member,
     Role,
+    RoleAssignment,
 )
 
 PRESENT = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
 CLOSING_MIN_WITNESSES = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """A line of the presentielijst."""
+
+    status: AttendanceStatus
+    after_signature: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DepositFacts:
+    """What a deposit's rules need beyond the meeting: the member's deposits at this meeting so far,
+    and whether the client's id is already taken (by this deposit, retried, or by another entry)."""
+
+    deposited_cents: int
+    id_taken: bool
 
 
 @dataclass(slots=True)
@@ -63,7 +81,8 @@ class MeetingContext:
     cycle: Cycle
     group: Group
     assignments: list[Assignment]
-    attendance: dict[UUID, Attendance]
+    attendance: dict[UUID, Presence]
+    deposit: DepositFacts | None = None
 
     @property
     def holders(self) -> Holders:
@@ -97,9 +116,13 @@ async def keeps_the_books(db: AsyncSession, actor: Actor, cycle_id: UUID) -> boo
     return may_record(actor, holders_at(await load_assignments(db, cycle_id), latest))
 
 
-async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool) -> MeetingContext:
-    """The meeting and what its rules need, in a few statements; for a write, the cycle row is locked
-    first and the meeting read after the lock, and the caller must be allowed to record."""
+async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool,
+                       deposit_of: tuple[UUID, UUID | None] | None = None) -> MeetingContext:
+    """The meeting and what its rules need, in three statements whatever the size of the group: the cycle
+    (for a write: its row locked, so the meeting is read after the lock), the meeting with its group, and
+    one UNION of the presentielijst, the role slates and, for a deposit (`deposit_of` = member, client
+    id), that member's deposits at this meeting and an entry holding the client's id. The caller must be
+    allowed to record a write."""
     cycle_of_meeting = select(Meeting.cycle_id).where(
         Meeting.id == meeting_id, Meeting.group_id.in_(visible_group_ids(actor))).scalar_subquery()
     stmt = select(Cycle).where(Cycle.id == cycle_of_meeting)
@@ -108,15 +131,46 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
     cycle = (await db.execute(stmt)).scalar_one_or_none()
     if cycle is None:
         raise e.ResourceNotFound()
-    meeting = await db.get(Meeting, meeting_id, populate_existing=for_write)
-    group = await db.get(Group, cycle.group_id)
-    assert meeting is not None and group is not None
-    attendance = {a.member_id: a for a in (await db.execute(
-        select(Attendance).where(Attendance.meeting_id == meeting.id))).scalars()}
-    context = MeetingContext(meeting, cycle, group, await load_assignments(db, cycle.id), attendance)
+    found = (await db.execute(select(Meeting, Group).join(Group, Group.id == Meeting.group_id)
+                              .where(Meeting.id == meeting_id)
+                              .execution_options(populate_existing=for_write))).one()
+    meeting, group = found
+    attendance: dict[UUID, Presence] = {}
+    assignments: list[Assignment] = []
+    deposited, id_taken = 0, False
+    for source, member_or_entry, label, number in (await db.execute(_facts(meeting, deposit_of))).all():
+        if source == "a":
+            attendance[member_or_entry] = Presence(AttendanceStatus(label), bool(number))
+        elif source == "r":
+            assignments.append(Assignment(member_or_entry, CycleRole(label), number))
+        elif deposit_of is not None and member_or_entry == deposit_of[1]:
+            id_taken = True
+        elif label == EntryKind.DEPOSIT:
+            deposited += number
+    facts = DepositFacts(deposited, id_taken) if deposit_of is not None else None
+    context = MeetingContext(meeting, cycle, group, assignments, attendance, facts)
     if for_write and not may_record(actor, context.holders):
         raise e.MayNotRecord()
     return context
+
+
+def _facts(meeting: Meeting, deposit_of: tuple[UUID, UUID | None] | None) -> CompoundSelect:
+    """(source, member or entry id, status/role/kind, number) rows: 'a' attendance, 'r' role slates,
+    'e' entries for a deposit's checks."""
+    parts = [
+        select(literal_column("'a'"), Attendance.member_id, type_coerce(Attendance.status, String),
+               cast(Attendance.after_signature, Integer)).where(Attendance.meeting_id == meeting.id),
+        select(literal_column("'r'"), RoleAssignment.member_id, type_coerce(RoleAssignment.role, String),
+               RoleAssignment.from_meeting_no).where(RoleAssignment.cycle_id == meeting.cycle_id),
+    ]
+    if deposit_of is not None:
+        member_id, entry_id = deposit_of
+        mine = and_(LedgerEntry.meeting_id == meeting.id, LedgerEntry.member_id == member_id,
+                    LedgerEntry.kind == EntryKind.DEPOSIT)
+        parts.append(select(literal_column("'e'"), LedgerEntry.id, type_coerce(LedgerEntry.kind, String),
+                            LedgerEntry.amount_cents).where(or_(mine, LedgerEntry.id == entry_id)
+                                                            if entry_id is not None else mine))
+    return union_all(*parts)
 
 
 def _writable(context: MeetingContext) -> None:
@@ -187,7 +241,7 @@ async def put_attendance(db: AsyncSession, actor: Actor, meeting_id: UUID,
             row = Attendance(meeting_id=context.meeting.id, member_id=member_id, status=AttendanceStatus.LATE,
                              recorded_by=actor.user_id, recorded_at=now, after_signature=True)
             db.add(row)
-            context.attendance[member_id] = row
+            context.attendance[member_id] = Presence(AttendanceStatus.LATE, after_signature=True)
         await db.flush()
         return context
     if {m: a.status for m, a in context.attendance.items()} == wanted:
@@ -198,7 +252,7 @@ async def put_attendance(db: AsyncSession, actor: Actor, meeting_id: UUID,
         row = Attendance(meeting_id=context.meeting.id, member_id=member_id, status=status,
                          recorded_by=actor.user_id, recorded_at=now)
         db.add(row)
-        context.attendance[member_id] = row
+        context.attendance[member_id] = Presence(status)
     await db.flush()
     return context
 
@@ -248,26 +302,23 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
         return same_witnessed(entry, meeting_id, EntryKind.DEPOSIT, deposit.member_id, deposit.amount_cents,
                                deposit.counted_by, deposit.witnesses)
 
-    context = context or await load_meeting(db, actor, meeting_id, for_write=True)
     if meeting_entries is None:
-        found = await earlier(db, LedgerEntry, entry_id, same)
-    elif entry_id in meeting_entries:
-        found = meeting_entries[entry_id]
-        if not same(found):
-            raise e.IdReused(id=str(entry_id))
+        context = context if context is not None and context.deposit is not None else await load_meeting(
+            db, actor, meeting_id, for_write=True, deposit_of=(deposit.member_id, entry_id))
+        assert context.deposit is not None
+        found = await earlier(db, LedgerEntry, entry_id, same) if context.deposit.id_taken else None
+        already = context.deposit.deposited_cents
     else:
-        found = None
+        assert context is not None
+        found = meeting_entries.get(entry_id) if entry_id is not None else None
+        if found is not None and not same(found):
+            raise e.IdReused(id=str(entry_id))
+        already = sum(x.amount_cents for x in meeting_entries.values()
+                      if x.member_id == deposit.member_id and x.kind == EntryKind.DEPOSIT)
     if found is not None:
         return found, False
     _writable(context)
     check_witnessed(context.facts(), Witnessed(deposit.member_id, deposit.counted_by, deposit.witnesses))
-    if meeting_entries is None:
-        already = int((await db.execute(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
-            LedgerEntry.meeting_id == meeting_id, LedgerEntry.member_id == deposit.member_id,
-            LedgerEntry.kind == EntryKind.DEPOSIT))).scalar_one())
-    else:
-        already = sum(x.amount_cents for x in meeting_entries.values()
-                      if x.member_id == deposit.member_id and x.kind == EntryKind.DEPOSIT)
     check_deposit_total(already, deposit.amount_cents, context.cycle.min_deposit_cents,
                         context.cycle.max_deposit_cents)
     entry = append(db, context.cycle, NewEntry(
@@ -420,8 +471,11 @@ class MeetingView:
     sees_all: bool
 
 
-async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID) -> MeetingView:
-    context = await load_meeting(db, actor, meeting_id, for_write=False)
+async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID,
+                       context: MeetingContext | None = None) -> MeetingView:
+    """The meeting as the caller may see it. A write passes the context it loaded (and changed), so its
+    answer costs no second load."""
+    context = context or await load_meeting(db, actor, meeting_id, for_write=False)
     meeting = context.meeting
     entries = list((await db.execute(select(LedgerEntry).where(LedgerEntry.meeting_id == meeting.id)
                                      .order_by(LedgerEntry.seq))).scalars())
@@ -436,7 +490,8 @@ async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID) -> Meet
         _, expected = await cycle_books(db, context.cycle.id)
         outstanding = None
     notes = list((await db.execute(select(MeetingNote).where(MeetingNote.meeting_id == meeting.id)
-                                   .order_by(MeetingNote.recorded_at))).scalars())
+                                   .order_by(MeetingNote.recorded_at))).scalars()) \
+        if meeting.status == MeetingStatus.CLOSED else []  # only a closed meeting's difference is explained
     deposits = sum(x.amount_cents for x in entries if x.kind == EntryKind.DEPOSIT)
     sees_all = await keeps_the_books(db, actor, context.cycle.id)
     if not sees_all:

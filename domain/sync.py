@@ -89,7 +89,8 @@ def _check_replay_of_closed(context: MeetingContext, batch: SyncBatch) -> None:
             raise e.SyncDiffersFromClosedMeeting(path=path)
 
 
-async def apply_sync(db: AsyncSession, actor: Actor, meeting_id: UUID, batch: SyncBatch, now: datetime) -> None:
+async def apply_sync(db: AsyncSession, actor: Actor, meeting_id: UUID, batch: SyncBatch,
+                     now: datetime) -> MeetingContext:
     context = await load_meeting(db, actor, meeting_id, for_write=True)
     closed = context.meeting.status == MeetingStatus.CLOSED
     if closed:
@@ -126,3 +127,4 @@ async def apply_sync(db: AsyncSession, actor: Actor, meeting_id: UUID, batch: Sy
     if batch.closing is not None and not closed:
         closing = batch.closing
         await _at("closing_cash_cents", lambda: close_meeting(db, actor, meeting_id, closing, now, context=context))
+    return context

@@ -72,8 +72,8 @@ def meeting_out(view: meetings.MeetingView) -> MeetingOut:
     deposits = [x for x in entries if x.kind == EntryKind.DEPOSIT.value]
     loan_events = [x for x in entries if x.loan_id is not None]
     attendance = [
-        AttendanceOut(member_id=a.member_id, status=a.status.value, after_signature=a.after_signature)
-        for a in sorted(view.context.attendance.values(), key=lambda a: str(a.member_id))]
+        AttendanceOut(member_id=member_id, status=a.status.value, after_signature=a.after_signature)
+        for member_id, a in sorted(view.context.attendance.items(), key=lambda item: str(item[0]))]
     return MeetingOut(
         id=meeting.id, cycle_id=meeting.cycle_id, group_id=meeting.group_id, meeting_no=meeting.meeting_no,
         scheduled_for=meeting.scheduled_for, theme=meeting.theme, status=meeting.status.value,
@@ -159,8 +159,9 @@ class CycleController(Controller):
         return [summary_out(m) for m in await cycles.list_meetings(db, actor, cycle_id)]
 
 
-async def _view(db: AsyncSession, actor: Actor, meeting_id: UUID) -> MeetingOut:
-    return meeting_out(await meetings.view_meeting(db, actor, meeting_id))
+async def _view(db: AsyncSession, actor: Actor, meeting_id: UUID,
+                context: meetings.MeetingContext | None = None) -> MeetingOut:
+    return meeting_out(await meetings.view_meeting(db, actor, meeting_id, context))
 
 
 class MeetingController(Controller):
@@ -173,22 +174,24 @@ class MeetingController(Controller):
 
     @post("/open", summary="Open the box: by the voorzitter or boekhouder, with the counted cash", status_code=200)
     async def open(self, meeting_id: UUID, data: OpenIn, db: AsyncSession, actor: Actor) -> MeetingOut:
-        await meetings.open_meeting(db, actor, meeting_id, data.opening_cash_cents, utcnow())
+        context = await meetings.load_meeting(db, actor, meeting_id, for_write=True)
+        await meetings.open_meeting(db, actor, meeting_id, data.opening_cash_cents, utcnow(), context=context)
         await db.commit()
-        return await _view(db, actor, meeting_id)
+        return await _view(db, actor, meeting_id, context)
 
     @put("/attendance", summary="The presentielijst (before the signature; after it only walk-ins, as late)")
     async def attendance(self, meeting_id: UUID, data: AttendanceIn, db: AsyncSession, actor: Actor) -> MeetingOut:
         entries = [(x.member_id, AttendanceStatus(x.status)) for x in data.entries]
-        await meetings.put_attendance(db, actor, meeting_id, entries, utcnow())
+        context = await meetings.put_attendance(db, actor, meeting_id, entries, utcnow())
         await db.commit()
-        return await _view(db, actor, meeting_id)
+        return await _view(db, actor, meeting_id, context)
 
     @post("/attendance/sign", summary="The voorzitter signs the presentielijst; it is locked after", status_code=200)
     async def sign(self, meeting_id: UUID, data: SignIn, db: AsyncSession, actor: Actor) -> MeetingOut:
-        await meetings.sign_presentielijst(db, actor, meeting_id, data.signed_by_member_id, utcnow())
+        context = await meetings.load_meeting(db, actor, meeting_id, for_write=True)
+        await meetings.sign_presentielijst(db, actor, meeting_id, data.signed_by_member_id, utcnow(), context=context)
         await db.commit()
-        return await _view(db, actor, meeting_id)
+        return await _view(db, actor, meeting_id, context)
 
     @post("/deposits", summary="Record a deposit the group has seen")
     async def deposit(self, meeting_id: UUID, data: DepositIn, db: AsyncSession, actor: Actor) -> Response[EntryOut]:
@@ -202,9 +205,10 @@ class MeetingController(Controller):
     async def close(self, meeting_id: UUID, data: CloseIn, db: AsyncSession, actor: Actor) -> MeetingOut:
         count = meetings.ClosingCount(data.closing_cash_cents, data.counted_by_member_id,
                                       tuple(data.witness_member_ids))
-        await meetings.close_meeting(db, actor, meeting_id, count, utcnow())
+        context = await meetings.load_meeting(db, actor, meeting_id, for_write=True)
+        await meetings.close_meeting(db, actor, meeting_id, count, utcnow(), context=context)
         await db.commit()
-        return await _view(db, actor, meeting_id)
+        return await _view(db, actor, meeting_id, context)
 
     @post("/discrepancy-explanations", summary="Explain a closed meeting's cash difference (the meeting is unchanged)")
     async def explain(self, meeting_id: UUID, data: ExplanationIn, db: AsyncSession, actor: Actor) -> ExplanationOut:
@@ -234,9 +238,9 @@ class MeetingController(Controller):
             repayments=[sync.LoanPayment(x.id, x.loan_id, loans.CashMove(
                 x.counted_by_member_id, tuple(x.witness_member_ids)), x.amount_cents) for x in data.repayments],
             closing=closing)
-        await sync.apply_sync(db, actor, meeting_id, batch, utcnow())
+        context = await sync.apply_sync(db, actor, meeting_id, batch, utcnow())
         await db.commit()
-        return await _view(db, actor, meeting_id)
+        return await _view(db, actor, meeting_id, context)
 
 
 class LedgerController(Controller):
