@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Date, String, cast, func, literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.access import Actor, group_is_visible
 from domain.cycles import get_visible_cycle
 from domain.errors import ResourceNotFound
 from domain.ledger import ChainReport, MemberBook, books_from_sums, verify_cycle
-from domain.loans import interest_charged_by_member
+from domain.loans import INTEREST_CHARGED
 from domain.meetings import keeps_the_books
-from domain.models import Cycle, EntryKind, Group, LedgerEntry, Member
+from domain.models import Cycle, EntryKind, Group, LedgerEntry, Loan, Member
 from domain.paging import Page, paginate
 
 
@@ -44,41 +44,46 @@ async def sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
 
 
 async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
-    """One statement whatever the number of members: the visible cycle, its members, their entries summed
-    per kind and the interest of their loans (one row per member and kind). A member who is not keeping
-    the books costs two more statements, to see whether they are."""
-    visible = select(Cycle.id, Cycle.group_id).join(Group, Group.id == Cycle.group_id).where(
-        Cycle.id == cycle_id, group_is_visible(actor)).subquery()
-    sums = select(LedgerEntry.member_id, LedgerEntry.kind, func.sum(LedgerEntry.amount_cents).label("total")).where(
-        LedgerEntry.cycle_id == cycle_id).group_by(LedgerEntry.member_id, LedgerEntry.kind).subquery()
-    interest = interest_charged_by_member(cycle_id).subquery()
-    rows = (await db.execute(
-        select(visible.c.id, Member.id, Member.display_name, Member.left_on, sums.c.kind, sums.c.total,
-               interest.c.interest_cents)
-        .select_from(visible)
-        .outerjoin(Member, Member.group_id == visible.c.group_id)
-        .outerjoin(sums, sums.c.member_id == Member.id)
-        .outerjoin(interest, interest.c.member_id == Member.id)
-        .order_by(Member.joined_on, Member.id))).all()
+    """One statement whatever the number of members: a UNION of the visible cycle, its group's members,
+    its entries summed per member and kind (the raw GROUP BY), and the interest of the loans paid out.
+    A member who is not keeping the books costs two more statements, to see whether they are."""
+    visible = select(Cycle.group_id).join(Group, Group.id == Cycle.group_id).where(
+        Cycle.id == cycle_id, group_is_visible(actor))
+    group_of_cycle, cycle_is_visible = visible.scalar_subquery(), visible.exists()  # evaluated once
+    no_text, no_number, no_date = cast(null(), String), cast(null(), BigInteger), cast(null(), Date)
+    rows = (await db.execute(union_all(
+        select(literal_column("'m'"), Member.id, no_text, no_number, Member.display_name, Member.joined_on,
+               Member.left_on).where(Member.group_id == group_of_cycle),
+        select(literal_column("'c'"), Cycle.id, no_text, no_number, no_text, no_date, no_date)
+        .where(Cycle.id == cycle_id, cycle_is_visible),
+        select(literal_column("'e'"), LedgerEntry.member_id, cast(LedgerEntry.kind, String),
+               func.sum(LedgerEntry.amount_cents), no_text, no_date, no_date)
+        .where(LedgerEntry.cycle_id == cycle_id, cycle_is_visible).group_by(LedgerEntry.member_id, LedgerEntry.kind),
+        select(literal_column("'i'"), Loan.member_id, no_text, func.sum(Loan.interest_cents), no_text, no_date,
+               no_date)
+        .where(Loan.cycle_id == cycle_id, cycle_is_visible, Loan.status.in_(INTEREST_CHARGED)).group_by(Loan.member_id),
+    ))).all()
     if not rows:
         raise ResourceNotFound()
-    members: dict[UUID, tuple[str, object, int]] = {}
-    sums_seen: list[tuple[UUID, EntryKind, int]] = []
-    for _, member_id, name, left_on, kind, total, interest_cents in rows:
-        if member_id is None:
-            continue  # a group without members yet
-        members.setdefault(member_id, (name, left_on, int(interest_cents or 0)))
-        if kind is not None:
-            sums_seen.append((member_id, kind, total))
-    books, cash = books_from_sums(sums_seen)
+    members: list[tuple[object, UUID, str, object]] = []
+    sums: list[tuple[UUID, EntryKind, int]] = []
+    interest_by_member: dict[UUID, int] = {}
+    for source, member_id, kind, amount, name, joined_on, left_on in rows:
+        if source == "m":
+            members.append((joined_on, member_id, name, left_on))
+        elif source == "e":
+            sums.append((member_id, EntryKind(kind), int(amount)))
+        elif source == "i":
+            interest_by_member[member_id] = int(amount or 0)
+    books, cash = books_from_sums(sums)
     lines = []
-    for member_id, (name, left_on, interest_cents) in members.items():
+    for _, member_id, name, left_on in sorted(members, key=lambda m: (m[0], str(m[1]))):
         book = books.get(member_id, MemberBook())
         if left_on is not None and member_id not in books:
             continue
         lines.append(MemberBalance(member_id, name, left_on, book.saved_cents,
                                    book.disbursed_cents - book.repaid_principal_cents,
-                                   interest_cents - book.repaid_interest_cents))
+                                   interest_by_member.get(member_id, 0) - book.repaid_interest_cents))
     totals = (sum(x.saved_cents for x in lines), sum(x.loan_outstanding_cents for x in lines),
               sum(x.interest_due_cents for x in lines))
     complete = await keeps_the_books(db, actor, cycle_id)

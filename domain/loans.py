@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import errors as e
@@ -283,14 +283,11 @@ async def list_loans(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Sequence
     return list((await db.execute(stmt)).scalars())
 
 
-def interest_charged_by_member(cycle_id: UUID) -> Select[tuple[UUID, int]]:
-    """Per member, the interest of their loans paid out in this cycle: a query to fold into another."""
-    return select(Loan.member_id, func.sum(Loan.interest_cents).label("interest_cents")).where(
-        Loan.cycle_id == cycle_id, Loan.status.in_([LoanStatus.DISBURSED, LoanStatus.OVERDUE, LoanStatus.REPAID])
-    ).group_by(Loan.member_id)
+INTEREST_CHARGED = (LoanStatus.DISBURSED, LoanStatus.OVERDUE, LoanStatus.REPAID)  # paid out: interest is owed
 
 
 async def interest_charged(db: AsyncSession, cycle_id: UUID) -> dict[UUID, int]:
     """Per member, the interest of their loans paid out in this cycle (one statement)."""
-    rows = await db.execute(interest_charged_by_member(cycle_id))
+    rows = await db.execute(select(Loan.member_id, func.sum(Loan.interest_cents)).where(
+        Loan.cycle_id == cycle_id, Loan.status.in_(INTEREST_CHARGED)).group_by(Loan.member_id))
     return {member_id: int(total or 0) for member_id, total in rows.all()}
