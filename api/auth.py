@@ -16,7 +16,7 @@ import jwt
 from litestar.connection import ASGIConnection
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.types import ASGIApp
-from sqlalchemy import exists, select
+from sqlalchemy import Uuid, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import Settings
@@ -100,14 +100,18 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=claims, auth=claims.jti)
 
 
+_USER_AND_FAMILY_REVOKED = select(User, exists().where(
+    RefreshToken.family_id == bindparam("family_id", type_=Uuid), RefreshToken.revoked_at.is_not(None))).where(
+    User.id == bindparam("user_id", type_=Uuid))  # built once: every request runs it
+
+
 async def load_actor(db: AsyncSession, claims: AccessClaims) -> Actor:
     """The caller, in one query: the user, and whether the token's family was revoked (logout, reuse)."""
     if claims.family_id is None:
         user, revoked = await db.get(User, claims.user_id), False
     else:
-        family_revoked = exists().where(RefreshToken.family_id == claims.family_id,
-                                        RefreshToken.revoked_at.is_not(None))
-        row = (await db.execute(select(User, family_revoked).where(User.id == claims.user_id))).first()
+        row = (await db.execute(_USER_AND_FAMILY_REVOKED,
+                                {"user_id": claims.user_id, "family_id": claims.family_id})).first()
         user, revoked = (row[0], bool(row[1])) if row is not None else (None, False)
     if user is None or revoked:
         raise TokenInvalid()

@@ -13,9 +13,10 @@ Organisations are tenants: nothing crosses from one to another.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import ResourceNotFound, RoleNotAllowed
@@ -41,20 +42,33 @@ def require_role(actor: Actor, *roles: Role) -> None:
         raise RoleNotAllowed(role=actor.role.value)
 
 
-def visible_group_ids(actor: Actor) -> Select[tuple[UUID]]:
-    """A subquery of the ids of every group the actor may see."""
-    stmt = select(Group.id).where(Group.organisation_id == actor.organisation_id)
-    match actor.role:
+def actor_params(actor: Actor) -> dict[str, UUID | None]:
+    """The caller as the bound parameters of `visible_group_ids_of`."""
+    return {"actor_organisation_id": actor.organisation_id, "actor_user_id": actor.user_id,
+            "actor_member_id": actor.member_id}
+
+
+@lru_cache(maxsize=None)
+def visible_group_ids_of(role: Role, has_member: bool) -> Select[tuple[UUID]]:
+    """A subquery of the ids of every group a caller of this role may see, the caller left as bound
+    parameters (`actor_params`), so a statement built on it can be built once and reused."""
+    stmt = select(Group.id).where(Group.organisation_id == bindparam("actor_organisation_id", type_=Uuid))
+    match role:
         case Role.ADMIN:
             return stmt
         case Role.BEGELEIDER:
-            return stmt.where(
-                Group.id.in_(select(GroupBegeleider.group_id).where(GroupBegeleider.user_id == actor.user_id))
-            )
-        case Role.MEMBER if actor.member_id is not None:
-            return stmt.where(Group.id.in_(select(Member.group_id).where(Member.id == actor.member_id)))
+            return stmt.where(Group.id.in_(select(GroupBegeleider.group_id).where(
+                GroupBegeleider.user_id == bindparam("actor_user_id", type_=Uuid))))
+        case Role.MEMBER if has_member:
+            return stmt.where(Group.id.in_(select(Member.group_id).where(
+                Member.id == bindparam("actor_member_id", type_=Uuid))))
         case _:
             return stmt.where(false())
+
+
+def visible_group_ids(actor: Actor) -> Select[tuple[UUID]]:
+    """A subquery of the ids of every group the actor may see."""
+    return visible_group_ids_of(actor.role, actor.member_id is not None).params(actor_params(actor))
 
 
 def group_is_visible(actor: Actor) -> ColumnElement[bool]:

@@ -11,12 +11,14 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, Integer, String, Uuid, bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from domain import errors as e
 from domain.models import Cycle, EntryKind, LedgerEntry, MeetingStatus
@@ -174,8 +176,8 @@ class NewEntry:
     id: UUID = field(default_factory=uuid4)
 
 
-def append(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
-    """Stage the next entry of the cycle's chain. The caller holds the cycle's row lock."""
+def _next(cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
+    """The next entry of the cycle's chain, hashed over the cycle's head. The caller holds the cycle's row lock."""
     entry = LedgerEntry(
         id=new.id, cycle_id=cycle.id, seq=cycle.entry_count + 1, meeting_id=new.meeting_id, member_id=new.member_id,
         kind=new.kind, amount_cents=new.amount_cents, counted_by_member_id=new.counted_by,
@@ -184,8 +186,44 @@ def append(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by: UUID, now
         prev_hash=cycle.head_hash,
     )
     entry.hash = chain_hash(cycle.head_hash, entry)
+    return entry
+
+
+def append(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
+    """Stage the next entry of the cycle's chain, written at the next flush (many entries: one INSERT)."""
+    entry = _next(cycle, new, recorded_by, now)
     cycle.entry_count, cycle.head_hash = entry.seq, entry.hash
     db.add(entry)
+    return entry
+
+
+_ENTRIES, _CYCLES = LedgerEntry.__table__, Cycle.__table__
+_ENTRY_COLUMNS = tuple(column.key for column in _ENTRIES.columns)
+
+
+@lru_cache(maxsize=None)
+def _append_statements(postgresql: bool) -> tuple[Executable, ...]:
+    """Built once: the INSERT of an entry and the UPDATE of its cycle's chain head, in Core."""
+    row = {key: bindparam(f"entry_{key}", type_=_ENTRIES.c[key].type) for key in _ENTRY_COLUMNS}
+    head = {"entry_count": bindparam("head_count", type_=Integer), "head_hash": bindparam("head_hash", type_=String)}
+    move_head = update(_CYCLES).where(_CYCLES.c.id == bindparam("head_cycle_id", type_=Uuid))
+    if postgresql:
+        inserted = insert(_ENTRIES).values(row).returning(_ENTRIES.c.seq).cte("entry")
+        return (move_head.where(exists(inserted.select())).values(head),)
+    return insert(_ENTRIES).values(row), move_head.values(head)
+
+
+async def append_now(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
+    """Write the next entry and move the cycle's chain head at once: one statement on PostgreSQL (the
+    INSERT in a CTE of the UPDATE), two on SQLite. For a single entry this saves the unit of work's
+    round trips and bookkeeping; the entry answered is not kept in the session."""
+    entry = _next(cycle, new, recorded_by, now)
+    params: dict[str, Any] = {f"entry_{key}": getattr(entry, key) for key in _ENTRY_COLUMNS}
+    params |= {"head_cycle_id": cycle.id, "head_count": entry.seq, "head_hash": entry.hash}
+    for statement in _append_statements(db.get_bind().dialect.name == "postgresql"):
+        await db.execute(statement, params)
+    set_committed_value(cycle, "entry_count", entry.seq)  # the session's cycle agrees, and is not dirty
+    set_committed_value(cycle, "head_hash", entry.hash)
     return entry
 
 

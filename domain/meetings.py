@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import CompoundSelect, Integer, String, and_, cast, delete, func, literal_column, or_, select, type_coerce, union_all
+from sqlalchemy import CompoundSelect, Integer, Select, String, Uuid, and_, bindparam, cast, delete, func, literal_column, or_, select, type_coerce, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain import errors as e
-from domain.access import Actor, visible_group_ids
+from domain.access import Actor, actor_params, visible_group_ids, visible_group_ids_of
 from domain.client_ids import earlier
 from domain.cycles import Assignment, Holders, holders_at, load_assignments
 from domain.ledger import (
@@ -27,6 +28,7 @@ from domain.ledger import (
     NewEntry,
     Witnessed,
     append,
+    append_now,
     cash_effect,
     check_deposit_total,
     check_meeting_open,
@@ -123,22 +125,22 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
     one UNION of the presentielijst, the role slates and, for a deposit (`deposit_of` = member, client
     id), that member's deposits at this meeting and an entry holding the client's id. The caller must be
     allowed to record a write."""
-    cycle_of_meeting = select(Meeting.cycle_id).where(
-        Meeting.id == meeting_id, Meeting.group_id.in_(visible_group_ids(actor))).scalar_subquery()
-    stmt = select(Cycle).where(Cycle.id == cycle_of_meeting)
-    if for_write:
-        stmt = stmt.with_for_update()
-    cycle = (await db.execute(stmt)).scalar_one_or_none()
+    params = {"meeting_id": meeting_id, **actor_params(actor)}
+    cycle = (await db.execute(_cycle_of_meeting(actor.role, actor.member_id is not None, for_write),
+                              params)).scalar_one_or_none()
     if cycle is None:
         raise e.ResourceNotFound()
-    found = (await db.execute(select(Meeting, Group).join(Group, Group.id == Meeting.group_id)
-                              .where(Meeting.id == meeting_id)
-                              .execution_options(populate_existing=for_write))).one()
+    found = (await db.execute(_meeting_and_group(for_write), {"meeting_id": meeting_id})).one()
     meeting, group = found
     attendance: dict[UUID, Presence] = {}
     assignments: list[Assignment] = []
     deposited, id_taken = 0, False
-    for source, member_or_entry, label, number in (await db.execute(_facts(meeting, deposit_of))).all():
+    facts_params = {"meeting_id": meeting.id, "cycle_id": meeting.cycle_id}
+    if deposit_of is not None:
+        facts_params |= {"member_id": deposit_of[0], "entry_id": deposit_of[1]}
+    rows = await db.execute(_facts(deposit_of is not None, deposit_of is not None and deposit_of[1] is not None),
+                            facts_params)
+    for source, member_or_entry, label, number in rows.all():
         if source == "a":
             attendance[member_or_entry] = Presence(AttendanceStatus(label), bool(number))
         elif source == "r":
@@ -154,22 +156,41 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
     return context
 
 
-def _facts(meeting: Meeting, deposit_of: tuple[UUID, UUID | None] | None) -> CompoundSelect:
+# The statements of load_meeting are built once per shape and reused: building a SELECT costs more
+# Python than sending it.
+@lru_cache(maxsize=None)
+def _cycle_of_meeting(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle]]:
+    cycle_id = select(Meeting.cycle_id).where(
+        Meeting.id == bindparam("meeting_id", type_=Uuid),
+        Meeting.group_id.in_(visible_group_ids_of(role, has_member))).scalar_subquery()
+    stmt = select(Cycle).where(Cycle.id == cycle_id)
+    return stmt.with_for_update() if for_write else stmt
+
+
+@lru_cache(maxsize=None)
+def _meeting_and_group(for_write: bool) -> Select[tuple[Meeting, Group]]:
+    return (select(Meeting, Group).join(Group, Group.id == Meeting.group_id)
+            .where(Meeting.id == bindparam("meeting_id", type_=Uuid))
+            .execution_options(populate_existing=for_write))
+
+
+@lru_cache(maxsize=None)
+def _facts(for_deposit: bool, with_entry_id: bool) -> CompoundSelect:
     """(source, member or entry id, status/role/kind, number) rows: 'a' attendance, 'r' role slates,
-    'e' entries for a deposit's checks."""
+    'e' entries for a deposit's checks: the member's deposits at this meeting and the client's id."""
+    meeting_id, cycle_id = bindparam("meeting_id", type_=Uuid), bindparam("cycle_id", type_=Uuid)
     parts = [
         select(literal_column("'a'"), Attendance.member_id, type_coerce(Attendance.status, String),
-               cast(Attendance.after_signature, Integer)).where(Attendance.meeting_id == meeting.id),
+               cast(Attendance.after_signature, Integer)).where(Attendance.meeting_id == meeting_id),
         select(literal_column("'r'"), RoleAssignment.member_id, type_coerce(RoleAssignment.role, String),
-               RoleAssignment.from_meeting_no).where(RoleAssignment.cycle_id == meeting.cycle_id),
+               RoleAssignment.from_meeting_no).where(RoleAssignment.cycle_id == cycle_id),
     ]
-    if deposit_of is not None:
-        member_id, entry_id = deposit_of
-        mine = and_(LedgerEntry.meeting_id == meeting.id, LedgerEntry.member_id == member_id,
+    if for_deposit:
+        mine = and_(LedgerEntry.meeting_id == meeting_id, LedgerEntry.member_id == bindparam("member_id", type_=Uuid),
                     LedgerEntry.kind == EntryKind.DEPOSIT)
         parts.append(select(literal_column("'e'"), LedgerEntry.id, type_coerce(LedgerEntry.kind, String),
-                            LedgerEntry.amount_cents).where(or_(mine, LedgerEntry.id == entry_id)
-                                                            if entry_id is not None else mine))
+                            LedgerEntry.amount_cents).where(
+            or_(mine, LedgerEntry.id == bindparam("entry_id", type_=Uuid)) if with_entry_id else mine))
     return union_all(*parts)
 
 
@@ -321,13 +342,13 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
     check_witnessed(context.facts(), Witnessed(deposit.member_id, deposit.counted_by, deposit.witnesses))
     check_deposit_total(already, deposit.amount_cents, context.cycle.min_deposit_cents,
                         context.cycle.max_deposit_cents)
-    entry = append(db, context.cycle, NewEntry(
-        meeting_id=meeting_id, member_id=deposit.member_id, kind=EntryKind.DEPOSIT, amount_cents=deposit.amount_cents,
-        counted_by=deposit.counted_by, witnesses=deposit.witnesses, id=entry_id or uuid4()), actor.user_id, now)
+    new = NewEntry(meeting_id=meeting_id, member_id=deposit.member_id, kind=EntryKind.DEPOSIT,
+                   amount_cents=deposit.amount_cents, counted_by=deposit.counted_by, witnesses=deposit.witnesses,
+                   id=entry_id or uuid4())
     if meeting_entries is None:
-        await db.flush()
-    else:
-        meeting_entries[entry.id] = entry
+        return await append_now(db, context.cycle, new, actor.user_id, now), True
+    entry = append(db, context.cycle, new, actor.user_id, now)
+    meeting_entries[entry.id] = entry
     return entry, True
 
 
