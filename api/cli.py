@@ -1,4 +1,4 @@
-"""The `kringkas` console script: serve, migrate, create-user, demo, openapi.
+"""The `kringkas` console script: serve, migrate, create-user, demo, openapi, dump, restore.
 
 Every command reads the settings the way the server does (`load_settings`); a setting that can't be
 used ends the command with one line on stderr and exit status 2. Other failures are one line and exit 1.
@@ -134,6 +134,47 @@ def openapi_json() -> str:
     return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def cmd_dump(args: argparse.Namespace) -> None:
+    """One organisation to a file (domain/dump.py describes the format). Written beside the target
+    and renamed into place, so a dump that fails leaves no half file behind."""
+    from datetime import UTC, datetime
+
+    from domain.dump import EXCLUDED, DumpRefused, dump_organisation
+
+    settings = _settings()
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("wb") as sink:
+            summary = _run(settings, lambda db: dump_organisation(db, sink, args.organisation,
+                                                                  now=datetime.now(UTC)))
+        partial.replace(out)
+    except DumpRefused as refused:
+        _fail(str(refused))
+    except OSError as error:
+        _fail(f"can't write {out}: {error}")
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"kringkas: dumped {summary.organisation_name!r} ({sum(summary.rows.values())} rows in "
+          f"{len(summary.rows)} tables) to {out}; not moved: {', '.join(EXCLUDED)}")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    """A dump into this database, in one transaction: all of it or, when anything is refused, nothing."""
+    from domain.dump import DumpRefused, restore_organisation
+
+    settings = _settings()
+    try:
+        with Path(args.file).open("rb") as source:
+            summary = _run(settings, lambda db: restore_organisation(db, source))
+    except DumpRefused as refused:
+        _fail(str(refused))
+    except OSError as error:
+        _fail(f"can't read {args.file}: {error}")
+    print(f"kringkas: restored {summary.organisation_name!r} ({sum(summary.rows.values())} rows); "
+          f"not moved: {', '.join(summary.excluded)} (everyone logs in again)")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -168,6 +209,13 @@ def main(argv: list[str] | None = None) -> None:
     openapi = sub.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", default="openapi/openapi.json")
     openapi.set_defaults(func=cmd_openapi)
+    dump = sub.add_parser("dump", help="write one organisation to a file, to restore elsewhere (DATABASE_URL)")
+    dump.add_argument("--organisation", help="its name or id; may be left out when the database holds one")
+    dump.add_argument("--out", required=True, help="the file to write")
+    dump.set_defaults(func=cmd_dump)
+    restore = sub.add_parser("restore", help="load a dump into this database (migrated; without the organisation)")
+    restore.add_argument("file", help="a file written by `kringkas dump`")
+    restore.set_defaults(func=cmd_restore)
     args = parser.parse_args(argv)
     args.func(args)
 
