@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +21,9 @@ MIN_SECRET_LENGTH = 32
 
 class SettingsError(Exception):
     """The configuration can't be used; the message is one line a person can act on."""
+
+
+ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class Settings(BaseSettings):
@@ -55,6 +59,16 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [origin.strip() for origin in text.split(",") if origin.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        """Strict CORS: each origin named exactly (scheme, host, optional port), never a wildcard."""
+        for origin in origins:
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an exact origin such as https://app.kringkas.nl (no '*', "
+                                 "no path)")
+        return origins
 
 
 def sqlite_path(database_url: str) -> Path | None:
