@@ -120,18 +120,17 @@ async def keeps_the_books(db: AsyncSession, actor: Actor, cycle_id: UUID) -> boo
 
 async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool,
                        deposit_of: tuple[UUID, UUID | None] | None = None) -> MeetingContext:
-    """The meeting and what its rules need, in three statements whatever the size of the group: the cycle
-    (for a write: its row locked, so the meeting is read after the lock), the meeting with its group, and
-    one UNION of the presentielijst, the role slates and, for a deposit (`deposit_of` = member, client
-    id), that member's deposits at this meeting and an entry holding the client's id. The caller must be
-    allowed to record a write."""
+    """The meeting and what its rules need, in two statements whatever the size of the group: the cycle,
+    the meeting and its group (for a write: the cycle's row and the meeting's locked, in that order, so
+    what follows is read after the lock), and one UNION of the presentielijst, the role slates and, for a
+    deposit (`deposit_of` = member, client id), that member's deposits at this meeting and an entry
+    holding the client's id. The caller must be allowed to record a write."""
     params = {"meeting_id": meeting_id, **actor_params(actor)}
-    cycle = (await db.execute(_cycle_of_meeting(actor.role, actor.member_id is not None, for_write),
-                              params)).scalar_one_or_none()
-    if cycle is None:
+    found = (await db.execute(_meeting_with_cycle(actor.role, actor.member_id is not None, for_write),
+                              params)).one_or_none()
+    if found is None:
         raise e.ResourceNotFound()
-    found = (await db.execute(_meeting_and_group(for_write), {"meeting_id": meeting_id})).one()
-    meeting, group = found
+    cycle, meeting, group = found
     attendance: dict[UUID, Presence] = {}
     assignments: list[Assignment] = []
     deposited, id_taken = 0, False
@@ -159,19 +158,19 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
 # The statements of load_meeting are built once per shape and reused: building a SELECT costs more
 # Python than sending it.
 @lru_cache(maxsize=None)
-def _cycle_of_meeting(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle]]:
-    cycle_id = select(Meeting.cycle_id).where(
-        Meeting.id == bindparam("meeting_id", type_=Uuid),
-        Meeting.group_id.in_(visible_group_ids_of(role, has_member))).scalar_subquery()
-    stmt = select(Cycle).where(Cycle.id == cycle_id)
-    return stmt.with_for_update() if for_write else stmt
-
-
-@lru_cache(maxsize=None)
-def _meeting_and_group(for_write: bool) -> Select[tuple[Meeting, Group]]:
-    return (select(Meeting, Group).join(Group, Group.id == Meeting.group_id)
-            .where(Meeting.id == bindparam("meeting_id", type_=Uuid))
-            .execution_options(populate_existing=for_write))
+def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle, Meeting, Group]]:
+    """A writer locks the cycle's row, then the meeting's (FOR UPDATE OF in that order; every writer of a
+    meeting goes through here, and a writer of the cycle alone locks just the cycle, so no two wait on
+    each other crosswise). On PostgreSQL a lock that had to wait re-reads both rows as committed by the
+    writer it waited for; on SQLite the write transaction is IMMEDIATE."""
+    stmt = (select(Cycle, Meeting, Group)
+            .join(Meeting, Meeting.cycle_id == Cycle.id)
+            .join(Group, Group.id == Meeting.group_id)
+            .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
+                   Meeting.group_id.in_(visible_group_ids_of(role, has_member))))
+    if for_write:
+        stmt = stmt.with_for_update(of=[Cycle, Meeting]).execution_options(populate_existing=True)
+    return stmt
 
 
 @lru_cache(maxsize=None)
