@@ -10,6 +10,9 @@
                        SAVEPOINT, INSERT, RELEASE SAVEPOINT, COMMIT. Kringkas / this = the cost of
                        Kringkas's Python layers; this / POST /members = the cost of its round trips.
     GET  /users/{id}   one SELECT of a users row by primary key, answered 200 with a few columns
+    GET  /raw-balances/{cycle_id}
+                       the raw balances query (SELECT member_id, kind, sum(amount_cents) … GROUP BY), answered
+                       as JSON rows: what a balances endpoint would cost with no rules at all
     GET  /health       no database
 
 No authentication, no access rules, no validation beyond decoding, no middleware. One session per
@@ -36,9 +39,13 @@ from uuid import UUID, uuid4
 
 from litestar import Litestar, Request, get, post
 from litestar.datastructures import State
-from sqlalchemy import Date, DateTime, Integer, String, Uuid, select
+from sqlalchemy import Date, DateTime, Integer, String, Uuid, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+RAW_BALANCES = text("SELECT member_id, kind, sum(amount_cents) FROM ledger_entries WHERE cycle_id = :cycle_id "
+                    "GROUP BY member_id, kind")
 
 
 class Base(DeclarativeBase):
@@ -130,6 +137,14 @@ async def get_user(user_id: UUID, state: State) -> dict[str, Any]:
             "display_name": user.display_name, "member_id": user.member_id}
 
 
+@get("/raw-balances/{cycle_id:uuid}")
+async def raw_balances(cycle_id: UUID, state: State) -> list[list[Any]]:
+    """The raw balances GROUP BY over the same HTTP stack: the floor a balances endpoint can reach."""
+    async with state.sessionmaker() as session:
+        rows = (await session.execute(RAW_BALANCES, {"cycle_id": cycle_id})).all()
+    return [[member_id, kind, int(total)] for member_id, kind, total in rows]
+
+
 @get("/health")
 async def health(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {"status": "ok"}
@@ -150,7 +165,7 @@ def create_app(database_url: str, group_id: UUID, user_id: UUID, *, pre_ping: bo
             await pinging.dispose()
 
     return Litestar(
-        route_handlers=[create_member, create_member_kk_statements, get_user, health],
+        route_handlers=[create_member, create_member_kk_statements, get_user, raw_balances, health],
         lifespan=[database],
         state=State({"group_id": group_id, "user_id": user_id}),
         openapi_config=None,
