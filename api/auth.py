@@ -7,6 +7,7 @@ reuse) ends its access tokens too, not only the refresh tokens.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from domain.errors import AccountClosed, TokenExpired, TokenInvalid, TokenMissin
 from domain.models import RefreshToken, Role, User
 
 ALGORITHM = "HS256"
+LEEWAY_SECONDS = 5
+VERIFIED_TOKENS_KEPT = 10_000
 
 # Paths that need no bearer token (regular expressions matched against the path).
 PUBLIC_PATHS = [
@@ -49,6 +52,7 @@ class TokenService:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
+        self._verified: dict[str, tuple[AccessClaims, int]] = {}
 
     def issue(self, user: User, now: datetime, family_id: UUID | None = None) -> tuple[str, int]:
         claims: dict[str, Any] = {
@@ -60,10 +64,26 @@ class TokenService:
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), int(self.lifetime.total_seconds())
 
     def read(self, token: str) -> AccessClaims:
+        """Verified once per token: a phone sends the same token with every request for 15 minutes, so the
+        claims of a verified token are kept (bounded, by the exact token text) until it expires; each use
+        still checks the expiry. Revocation is checked per request against the database (load_actor)."""
+        known = self._verified.get(token)
+        if known is not None:
+            claims, expires_at = known
+            if time.time() <= expires_at + LEEWAY_SECONDS:
+                return claims
+            self._verified.pop(token, None)
+        claims, expires_at = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()  # simple and bounded: the next requests verify again
+        self._verified[token] = (claims, expires_at)
+        return claims
+
+    def _verify(self, token: str) -> tuple[AccessClaims, int]:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[ALGORITHM], audience=self._audience, issuer=self._issuer,
-                options={"require": ["iss", "aud", "sub", "exp", "iat", "jti"]}, leeway=5,
+                options={"require": ["iss", "aud", "sub", "exp", "iat", "jti"]}, leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError:
             raise TokenExpired() from None
@@ -73,8 +93,9 @@ class TokenService:
             raise TokenInvalid()
         try:
             family = claims.get("sid")
-            return AccessClaims(UUID(str(claims["sub"])), str(claims["jti"]), UUID(str(family)) if family else None)
-        except ValueError:
+            return (AccessClaims(UUID(str(claims["sub"])), str(claims["jti"]), UUID(str(family)) if family else None),
+                    int(claims["exp"]))
+        except (TypeError, ValueError):
             raise TokenInvalid() from None
 
 

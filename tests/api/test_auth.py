@@ -310,3 +310,53 @@ async def test_a_pair_from_one_app_instance_refreshes_on_another(world: World,
     response = await second_client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
     assert response.status_code == 200
     assert (await second_client.get("/api/v1/me", headers=bearer(response.json()))).status_code == 200
+
+
+def test_a_token_is_verified_once_and_its_kept_claims_still_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api import auth
+
+    tokens = auth.TokenService(Settings(secret_key="test-only-" + "k" * 40))
+    user = User(id=uuid4())
+    now = datetime.now(UTC)
+    token, lifetime = tokens.issue(user, now)
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(args[0])
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(auth.jwt, "decode", counting_decode)
+    assert tokens.read(token).user_id == user.id
+    assert tokens.read(token).user_id == user.id
+    assert decoded == [token]
+    later = now.timestamp() + lifetime + auth.LEEWAY_SECONDS + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(auth.jwt.api_jwt, "datetime", _FrozenDatetime(later), raising=False)
+    with pytest.raises(auth.TokenExpired):
+        tokens.read(token)
+
+
+def test_a_kept_token_does_not_make_a_forged_one_pass() -> None:
+    from api import auth
+
+    tokens = auth.TokenService(Settings(secret_key="test-only-" + "k" * 40))
+    token, _ = tokens.issue(User(id=uuid4()), datetime.now(UTC))
+    tokens.read(token)
+    head, body, signature = token.split(".")
+    forged = ".".join([head, body, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
+    with pytest.raises(auth.TokenInvalid):
+        tokens.read(forged)
+
+
+class _FrozenDatetime:
+    """PyJWT reads the clock through datetime.now(tz=timezone.utc); this one stands still at `at`."""
+
+    def __init__(self, at: float) -> None:
+        self._at = at
+
+    def now(self, tz: Any = None) -> datetime:
+        return datetime.fromtimestamp(self._at, tz or UTC)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(datetime, name)
