@@ -1,4 +1,9 @@
-"""Demo data: an organisation with people, a programme, three spaarkringen and a luistergroep.
+"""Demo data: an organisation with people, a programme, five spaarkringen and a luistergroep.
+
+Three spaarkringen began about a year ago (domain/demo_books.py); De Eendracht has two years of history
+behind it and De Brug stopped after its first cycle (domain/demo_history.py); the luistergroep meets
+weekly (domain/demo_luistergroep.py). Together they give the demo funder's export a value for every
+indicator, with the figures about fewer than 5 people suppressed.
 
 Idempotent: run it twice and nothing is added the second time. Goes through the domain functions,
 the way a user would, so demo data obeys every rule.
@@ -7,8 +12,9 @@ the way a user would, so demo data obeys every rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import groups, people
 from domain.access import Actor
 from domain.demo_books import load_books
+from domain.demo_history import DE_BRUG, EENDRACHT, de_brug_joined_on, eendracht_joined_on, load_history
 from domain.demo_luistergroep import load_luistergroep
 from domain.models import GroupKind, Organisation, Role
 
@@ -75,6 +82,11 @@ async def load_demo(db: AsyncSession, *, password_profile: str, today: date, onl
         await _group(db, admin, name, GroupKind.SPAARKRING, programme.id, users[begeleider].id, members, started)
     name, members, begeleider = LUISTERGROEP
     await _group(db, admin, name, GroupKind.LUISTERGROEP, programme.id, users[begeleider].id, members, started)
+    history = []
+    for (name, members, begeleider), joined_on in ((EENDRACHT, eendracht_joined_on(today)),
+                                                   (DE_BRUG, de_brug_joined_on(today))):
+        await _group(db, admin, name, GroupKind.SPAARKRING, programme.id, users[begeleider].id, members, joined_on)
+        history.append((_id(name), [_id(f"{name}/{m}") for m in members]))
     amina = _id("Spaarkring De Vlinder/Amina")
     await people.add_user(db, organisation.id, people.NewUser("amina@demo.kringkas.nl", PASSWORD, Role.MEMBER,
                                                               "Amina", member_id=amina),
@@ -83,6 +95,7 @@ async def load_demo(db: AsyncSession, *, password_profile: str, today: date, onl
     await load_books(db, admin, [_id(name) for name in KRINGEN], today)
     name, members, begeleider = LUISTERGROEP
     await load_luistergroep(db, admin, _id(name), users[begeleider].id, [_id(f"{name}/{m}") for m in members], today)
+    await load_history(db, admin, history[0], history[1], today)
     return DemoLogins(created=True, logins=logins)
 
 
@@ -90,9 +103,13 @@ async def _group(
     db: AsyncSession, admin: Actor, name: str, kind: GroupKind, programme_id: UUID, begeleider_id: UUID,
     members: list[str], started: date,
 ) -> None:
-    group, _ = await groups.create_group(
+    group, created = await groups.create_group(
         db, admin, groups.NewGroup(name, kind, programme_id, frozenset({begeleider_id})), group_id=_id(name)
     )
+    if created:
+        # registered the day its members joined, not the day the demo was loaded: create_group stamps the
+        # clock, and "groups started" in the funder's export counts registrations in the period
+        group.created_at = datetime.combine(started, time(10), ZoneInfo(group.timezone)).astimezone(UTC)
     for position, member in enumerate(members):
         phone = f"06 {12345600 + position:08d}" if position % 3 == 0 else None
         await groups.add_member(db, admin, group.id, groups.NewMember(member, phone, started),

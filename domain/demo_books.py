@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import cycles, groups, loans, meetings, share_out
 from domain.access import Actor
 from domain.ledger import cycle_books
-from domain.models import AttendanceStatus, CycleRole, GroupStatus, InterestDistribution, Meeting, Member
+from domain.models import (
+    AttendanceStatus,
+    CycleRole,
+    GroupStatus,
+    InterestDistribution,
+    LedgerEntry,
+    Meeting,
+    Member,
+)
 
 
 @dataclass
@@ -65,13 +73,20 @@ class Kring:
         return at + timedelta(minutes=10)
 
     async def deposit_all(self, meeting: Meeting, at: datetime, amounts: list[int], absent: tuple[int, ...] = ()) -> None:
+        """Each saver in turn, counted and witnessed. The meeting's rules are read once for the round,
+        as a sync does (every deposit is still checked), which keeps loading the demo quick."""
+        context = await meetings.load_meeting(self.db, self.admin, meeting.id, for_write=True)
+        entries = {x.id: x for x in (await self.db.execute(
+            select(LedgerEntry).where(LedgerEntry.meeting_id == meeting.id))).scalars()}
         for i, (member, amount) in enumerate(zip(self.members, amounts, strict=False)):
             if i in absent or not amount:
                 continue
             counter, witnesses = self.counter_and_witnesses(meeting.meeting_no, member)
             await meetings.record_deposit(self.db, self.admin, meeting.id,
                                           meetings.Deposit(member, amount, counter, witnesses),
-                                          entry_id=None, now=at + timedelta(minutes=i))
+                                          entry_id=None, now=at + timedelta(minutes=i), context=context,
+                                          meeting_entries=entries)
+        await self.db.flush()
 
     async def close(self, meeting: Meeting, at: datetime, short_cents: int = 0) -> None:
         _, expected = await cycle_books(self.db, meeting.cycle_id)

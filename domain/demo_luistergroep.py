@@ -1,5 +1,5 @@
 """Demo data for Luistergroep De Kapel: its afspraken, a weekly Thursday series, one session moved and one
-cancelled, RSVPs for the next session and attendance of the sessions already held.
+cancelled, RSVPs and attendance of the sessions already held, and RSVPs for the next session.
 
 Through the domain functions, like a begeleider would; nothing of what is said is recorded, because
 nothing can be.
@@ -27,6 +27,7 @@ AFSPRAKEN = [
 ZONE = "Europe/Amsterdam"
 WEEKS_HELD = 10  # the series began this many weeks ago
 WEEKS = 40
+RSVP_PATTERN = (None, RsvpAnswer.YES, RsvpAnswer.YES, RsvpAnswer.YES, RsvpAnswer.NO)  # None: no answer
 
 
 async def load_luistergroep(db: AsyncSession, admin: Actor, group_id: UUID, facilitator_id: UUID,
@@ -56,6 +57,12 @@ async def load_luistergroep(db: AsyncSession, admin: Actor, group_id: UUID, faci
     for number, session in enumerate(held):
         if session.id == cancelled.id:
             continue
+        # a few days before, most answer in the app; not everyone who says yes comes, and some come unasked
+        for position, member in enumerate(members):
+            answer = RSVP_PATTERN[(position + number) % len(RSVP_PATTERN)]
+            if answer is not None:
+                await luistergroepen.put_rsvp(db, admin, session.id, member, answer, False,
+                                              session.starts_at - timedelta(days=2, hours=position))
         came = [m for position, m in enumerate(members) if (position + number) % 4 != 0]
         await luistergroepen.put_attendance(db, admin, session.id, came, session.starts_at + timedelta(hours=2))
     for member, answer in zip(members, (RsvpAnswer.YES, RsvpAnswer.YES, RsvpAnswer.MAYBE, RsvpAnswer.NO,

@@ -204,6 +204,8 @@ def rollup(*sources: Source) -> CompoundSelect:
             columns += [(source.scalars[name] if name in source.scalars else cast(null(), BigInteger)).label(name)
                         for name in names]  # a typed NULL: PostgreSQL matches UNION columns pairwise
             stmt = select(*columns)
+            if not stmt.get_final_froms():  # a bare count(*) would count one row of nothing
+                raise TypeError(f"a source of {names} names no column, so its total would have no FROM")
             selects.append(stmt.group_by(label) if label is not None else stmt)
     return union_all(*selects)
 
@@ -445,7 +447,7 @@ async def _ledger(db: AsyncSession, programme_id: UUID, period: Period, into: Co
          "loan_fund_cash_cents": ("cash", "fund_people")},
         Source(dims(p), money(p) | {"cash": func.sum(p.cash), "fund_people": func.sum(p.in_fund)}),
         Source({Breakdown.MONTH.value: m.month}, money(m)),
-        Source({**dims(shared_out.c), Breakdown.MONTH.value: shared_out.c.month}, {"share_outs": func.count()}),
+        Source({**dims(shared_out.c), Breakdown.MONTH.value: shared_out.c.month}, {"share_outs": func.count(shared_out.c.gkind)}),
         *median_sources(per_member, p.saved, dims(p)),
         *median_sources(per_month, m.saved, {Breakdown.MONTH.value: m.month}))
     into.available.add("savings_median_cents")

@@ -115,7 +115,7 @@ def test_create_user_on_a_database_that_was_never_migrated_says_to_migrate(cli: 
 def test_demo_is_idempotent_the_second_run_adds_no_rows(migrated: Cli) -> None:
     first = migrated.ok("demo")
     after_first = migrated.row_counts()
-    assert after_first["users"] == 5 and after_first["groups"] == 4 and after_first["members"] > 20
+    assert after_first["users"] == 5 and after_first["groups"] == 6 and after_first["members"] > 20
     second = migrated.ok("demo")
     assert migrated.row_counts() == after_first
     assert "demo data loaded" in first and "already there" in second
