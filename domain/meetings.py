@@ -85,6 +85,7 @@ class MeetingContext:
     assignments: list[Assignment]
     attendance: dict[UUID, Presence]
     deposit: DepositFacts | None = None
+    closed_now: bool = False  # closed by this request: nothing can have corrected or explained it yet
 
     @property
     def holders(self) -> Holders:
@@ -214,17 +215,12 @@ async def open_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, opening
         raise e.CycleClosed()
     if context.group.status == GroupStatus.GESTOPT:
         raise e.GroupStopped()
-    other = (await db.execute(select(Meeting.id).where(
-        Meeting.group_id == meeting.group_id, Meeting.status == MeetingStatus.OPEN))).first()
+    other, later, previous_closing = (await db.execute(_before_opening, {
+        "group_id": meeting.group_id, "cycle_id": cycle.id})).one()  # three questions, one round trip
     if other is not None:
-        raise e.AnotherMeetingOpen(meeting_id=str(other[0]))
-    later = (await db.execute(select(func.max(Meeting.meeting_no)).where(
-        Meeting.cycle_id == cycle.id, Meeting.status != MeetingStatus.PLANNED))).scalar_one()
+        raise e.AnotherMeetingOpen(meeting_id=str(other))
     if later is not None and later > meeting.meeting_no:
         raise e.LaterMeetingHeld(meeting_no=later)
-    previous_closing = (await db.execute(
-        select(Meeting.closing_cash_cents).where(Meeting.cycle_id == cycle.id, Meeting.status == MeetingStatus.CLOSED)
-        .order_by(Meeting.meeting_no.desc()).limit(1))).scalar_one_or_none()
     meeting.status = MeetingStatus.OPEN
     meeting.opened_at, meeting.opened_by = now, actor.user_id
     meeting.opening_cash_cents = opening_cash_cents
@@ -233,6 +229,17 @@ async def open_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, opening
         cycle.status = CycleStatus.SHARING_OUT
     await db.flush()
     return meeting
+
+
+_before_opening = select(
+    select(Meeting.id).where(Meeting.group_id == bindparam("group_id", type_=Uuid),
+                             Meeting.status == MeetingStatus.OPEN).limit(1).scalar_subquery(),
+    select(func.max(Meeting.meeting_no)).where(Meeting.cycle_id == bindparam("cycle_id", type_=Uuid),
+                                               Meeting.status != MeetingStatus.PLANNED).scalar_subquery(),
+    select(Meeting.closing_cash_cents).where(Meeting.cycle_id == bindparam("cycle_id", type_=Uuid),
+                                             Meeting.status == MeetingStatus.CLOSED)
+    .order_by(Meeting.meeting_no.desc()).limit(1).scalar_subquery(),
+)  # another meeting of the group open; the last meeting held in the cycle; the previous closing count
 
 
 # --- the presentielijst ------------------------------------------------------------------------
@@ -433,6 +440,7 @@ async def close_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, count:
     meeting.closing_witness_member_ids = sorted(str(w) for w in count.witnesses) if count.counted_by else None
     meeting.expected_cash_cents = expected
     meeting.discrepancy_cents = count.closing_cash_cents - expected
+    context.closed_now = True
     await db.flush()
     await settle_after_close(db, context.cycle.id, meeting.meeting_no)
     await db.flush()
@@ -505,13 +513,14 @@ async def view_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID,
                     if cash_effect(EntryKind(x.kind), x.amount_cents) < 0)
     if meeting.status == MeetingStatus.CLOSED:
         expected = meeting.expected_cash_cents or 0
-        outstanding = (await outstanding_discrepancies(db, context.cycle.id)).get(meeting.id)
+        outstanding = meeting.discrepancy_cents if context.closed_now else (
+            await outstanding_discrepancies(db, context.cycle.id)).get(meeting.id)
     else:
         _, expected = await cycle_books(db, context.cycle.id)
         outstanding = None
+    explained = meeting.status == MeetingStatus.CLOSED and not context.closed_now  # notes come after closing
     notes = list((await db.execute(select(MeetingNote).where(MeetingNote.meeting_id == meeting.id)
-                                   .order_by(MeetingNote.recorded_at))).scalars()) \
-        if meeting.status == MeetingStatus.CLOSED else []  # only a closed meeting's difference is explained
+                                   .order_by(MeetingNote.recorded_at))).scalars()) if explained else []
     deposits = sum(x.amount_cents for x in entries if x.kind == EntryKind.DEPOSIT)
     sees_all = await keeps_the_books(db, actor, context.cycle.id)
     if not sees_all:
