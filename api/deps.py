@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import AccessClaims, load_actor
 from domain.access import Actor
+from domain.database import read_only_options
 from domain.errors import TokenMissing
 from domain.models import IdempotencyKey, utcnow
 
@@ -27,12 +28,23 @@ class IdempotencyClaim:
     committed: bool = False
 
 
+READ_ONLY = {"read_only": True}  # route opt of a handler that only reads (see provide_db)
+
+
 async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
-    """One session per request; closing it rolls back whatever the handler did not commit."""
+    """One session per request; closing it rolls back whatever the handler did not commit.
+
+    A handler marked READ_ONLY reads without a write transaction: on PostgreSQL in autocommit (no BEGIN
+    and ROLLBACK round trips; READ COMMITTED gives each statement its own snapshot either way), on SQLite
+    in a deferred transaction (a reader does not wait for a writer, and sees one snapshot). Its session
+    refuses to flush a change."""
     async with state.sessionmaker() as session:
         claim = request.scope.get("idempotency_claim")
         if claim is not None:
             session.info["idempotency_claim"] = claim
+        if request.route_handler.opt.get("read_only"):
+            session.info["read_only"] = True
+            await session.connection(execution_options=read_only_options(state.engine.dialect.name))
         yield session
 
 
@@ -57,3 +69,9 @@ def _claim_committed(session: Session) -> None:
     claim = session.info.get("idempotency_claim")
     if isinstance(claim, IdempotencyClaim):
         claim.committed = True
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a handler marked READ_ONLY tried to write")

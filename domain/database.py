@@ -83,7 +83,19 @@ def _sqlite_write_transactions(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "kringkas_read_only"
+
+
+def read_only_options(dialect_name: str) -> dict[str, Any]:
+    """Execution options for a session that only reads: autocommit on PostgreSQL (no BEGIN/ROLLBACK round
+    trips), a deferred transaction on SQLite (no write lock, one snapshot)."""
+    if dialect_name == "postgresql":
+        return {"isolation_level": "AUTOCOMMIT"}
+    return {READ_ONLY_OPTION: True}
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

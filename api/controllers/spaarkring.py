@@ -8,6 +8,7 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.deps import READ_ONLY
 from api.controllers.common import Cursor, Limit, created
 from api.schemas.common import Page
 from api.schemas.spaarkring import (
@@ -111,11 +112,11 @@ class CycleController(Controller):
         await db.commit()
         return created(cycle_out(cycle), is_new, f"/api/v1/cycles/{cycle.id}")
 
-    @get("/api/v1/groups/{group_id:uuid}/cycles", summary="The group's cycles, oldest first")
+    @get("/api/v1/groups/{group_id:uuid}/cycles", summary="The group's cycles, oldest first", opt=READ_ONLY)
     async def list_cycles(self, group_id: UUID, db: AsyncSession, actor: Actor) -> list[CycleOut]:
         return [cycle_out(c) for c in await cycles.list_cycles(db, actor, group_id)]
 
-    @get("/api/v1/cycles/{cycle_id:uuid}", summary="A cycle with its rules and status")
+    @get("/api/v1/cycles/{cycle_id:uuid}", summary="A cycle with its rules and status", opt=READ_ONLY)
     async def get_cycle(self, cycle_id: UUID, db: AsyncSession, actor: Actor) -> CycleOut:
         return cycle_out(await cycles.get_visible_cycle(db, actor, cycle_id))
 
@@ -154,7 +155,7 @@ class CycleController(Controller):
         await db.commit()
         return [summary_out(m) for m in planned]
 
-    @get("/api/v1/cycles/{cycle_id:uuid}/meetings", summary="The cycle's meetings")
+    @get("/api/v1/cycles/{cycle_id:uuid}/meetings", summary="The cycle's meetings", opt=READ_ONLY)
     async def list_meetings(self, cycle_id: UUID, db: AsyncSession, actor: Actor) -> list[MeetingSummaryOut]:
         return [summary_out(m) for m in await cycles.list_meetings(db, actor, cycle_id)]
 
@@ -168,7 +169,7 @@ class MeetingController(Controller):
     path = "/api/v1/meetings/{meeting_id:uuid}"
     tags = ["spaarkring"]
 
-    @get(summary="The meeting with attendance, deposits, loan events and totals")
+    @get(summary="The meeting with attendance, deposits, loan events and totals", opt=READ_ONLY)
     async def get_meeting(self, meeting_id: UUID, db: AsyncSession, actor: Actor) -> MeetingOut:
         return await _view(db, actor, meeting_id)
 
@@ -246,14 +247,14 @@ class MeetingController(Controller):
 class LedgerController(Controller):
     tags = ["spaarkring"]
 
-    @get("/api/v1/cycles/{cycle_id:uuid}/ledger", summary="Append-only entries, oldest first")
+    @get("/api/v1/cycles/{cycle_id:uuid}/ledger", summary="Append-only entries, oldest first", opt=READ_ONLY)
     async def ledger(
         self, cycle_id: UUID, db: AsyncSession, actor: Actor, limit: Limit = 50, cursor: Cursor = None
     ) -> Page[EntryOut]:
         page = await books.ledger_page(db, actor, cycle_id, cursor, limit)
         return Page(items=[entry_out(x) for x in page.items], next_cursor=page.next_cursor)
 
-    @get("/api/v1/cycles/{cycle_id:uuid}/ledger/verify", summary="Recompute the cycle's hash chain")
+    @get("/api/v1/cycles/{cycle_id:uuid}/ledger/verify", summary="Recompute the cycle's hash chain", opt=READ_ONLY)
     async def verify(self, cycle_id: UUID, db: AsyncSession, actor: Actor) -> VerifyOut:
         report = await books.verify(db, actor, cycle_id)
         return VerifyOut(ok=report.ok, entries=report.entries, head_hash=report.head_hash,
@@ -266,7 +267,7 @@ class LedgerController(Controller):
         await db.commit()
         return created(entry_out(entry), is_new)
 
-    @get("/api/v1/cycles/{cycle_id:uuid}/balances", summary="Savings and loans per member, and the cash expected")
+    @get("/api/v1/cycles/{cycle_id:uuid}/balances", summary="Savings and loans per member, and the cash expected", opt=READ_ONLY)
     async def balances(self, cycle_id: UUID, db: AsyncSession, actor: Actor) -> BalancesOut:
         result = await books.balances(db, actor, cycle_id)
         return BalancesOut(
