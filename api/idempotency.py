@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 from datetime import timedelta
 from typing import Any
@@ -24,9 +25,10 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import AccessClaims
 from api.deps import IdempotencyClaim
 from api.messages import pick_language
-from api.problems import PROBLEM_JSON, problem_body
+from api.problems import PROBLEM_JSON, database_unavailable, problem_body
 from domain.models import IdempotencyKey, utcnow
 
+log = logging.getLogger("kringkas.idempotency")
 LEASE = timedelta(seconds=60)
 KEY_INVALID = "idempotency.key_invalid"
 KEY_REUSED = "idempotency.key_reused"
@@ -84,7 +86,15 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            await self._settle(sessionmaker, outcome, captured)
+            try:
+                await self._settle(sessionmaker, outcome, captured)
+            except Exception as error:
+                if not database_unavailable(error):
+                    raise
+                # The answer is out already; raising now would make uvicorn close the connection, and with it
+                # the next request the phone sent on it. The claim stays until its lease runs out: a retry then
+                # takes it over (nothing was committed) or answers 409 idempotency.outcome_unknown (committed).
+                log.warning("idempotency key not settled, database unavailable: %s", type(error).__name__)
 
     async def _claim(self, sessionmaker: Any, scope_key: str, key: str, digest: str) -> Any:
         now = utcnow()

@@ -76,8 +76,14 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Not found", "This does not exist, or you have no access to it."),
     ),
     "server.unavailable": (
-        ("Even niet bereikbaar", "De database is even niet bereikbaar. Er is niets opgeslagen; probeer het zo opnieuw."),
-        ("Temporarily unavailable", "The database can't be reached. Nothing was saved; try again shortly."),
+        ("Even niet bereikbaar", "De server is even niet bereikbaar. Probeer het zo opnieuw."),
+        ("Temporarily unavailable", "The server is not available right now. Try again shortly."),
+    ),
+    "database.unavailable": (
+        ("Even niet bereikbaar", "De gegevens konden even niet worden opgeslagen of opgehaald. Stuur hetzelfde "
+                                 "verzoek zo opnieuw; wat al was aangekomen, wordt niet dubbel geboekt."),
+        ("Temporarily unavailable", "The data could not be saved or fetched just now. Send the same request again "
+                                    "shortly; whatever had already arrived is not booked twice."),
     ),
     "server.error": (
         ("Er ging iets mis", "Er is niets opgeslagen. Probeer het later opnieuw."),

@@ -16,6 +16,7 @@ from uuid import uuid4
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import AccessClaims
+from api.problems import database_unavailable
 
 log = logging.getLogger("kringkas.requests")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -64,17 +65,22 @@ class RequestLogMiddleware:
         scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
         started = time.perf_counter()
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            if not answered and database_unavailable(error):
+                status = 503  # what api/problems.py answers for it, outside this middleware
+            raise
         finally:
             user = scope.get("user")
             log.info("request", extra={"fields": {

@@ -131,27 +131,61 @@ def on_integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> 
     return problem(request, 409, "request.conflict")
 
 
-def on_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return problem(request, 503, "server.unavailable", headers={"Retry-After": "5"})
+DATABASE_UNAVAILABLE = "database.unavailable"
+RETRY_AFTER_SECONDS = 5
+# SQLSTATEs meaning the database can't be reached or used right now, not that the request is wrong:
+# 08 connection exceptions, 53 insufficient resources (e.g. too many connections), 57P01-57P04 the server
+# shutting down, crashed, starting up or the database dropped, 3D000 the database does not exist.
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03", "57P04", "3D000")
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """True when `exc`, or anything that caused it, means the database can't be reached right now.
+
+    That is: SQLAlchemy saw the connection die (`connection_invalidated`, which also makes it throw the
+    pool's older connections away, so later requests reconnect); an OperationalError (SQLite: the file
+    can't be opened, or is locked); the pool gave no connection in time; a socket error or timeout while
+    connecting (asyncpg raises those unwrapped); or a server answer with one of UNAVAILABLE_SQLSTATES
+    (asyncpg's errors carry `sqlstate`, psycopg's `pgcode`).
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, BaseExceptionGroup):
+            todo.extend(current.exceptions)
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OperationalError | PoolTimeout | OSError):  # OSError: refused, reset, TimeoutError
+            return True
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        if type(current).__name__ == "InterfaceError" and "connection is closed" in str(current):
+            return True  # asyncpg: a statement on a connection the server or the network closed
+        todo += [current.__cause__, current.__context__]
+    return False
+
+
+def on_database_unavailable(
+    request: Request[Any, Any, Any], exc: BaseException, **details: object
+) -> Response[dict[str, object]]:
+    """503 `database.unavailable`: nothing is wrong with the request, so the same request (same
+    Idempotency-Key, same client ids) can simply be sent again."""
+    log.warning("database unavailable: %s", type(exc).__name__)  # the class only: messages may hold values
+    return problem(request, 503, "database.unavailable", details,  # = DATABASE_UNAVAILABLE, spelled out for
+                   headers={"Retry-After": str(RETRY_AFTER_SECONDS)})  # tests/test_messages.py's search
 
 
 def on_db_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, object]]:
     if isinstance(exc, IntegrityError):
         return on_integrity_error(request, exc)
-    if exc.connection_invalidated or isinstance(exc, OperationalError) or is_connection_error(exc.orig):
-        return on_database_down(request, exc)
+    if database_unavailable(exc):
+        return on_database_unavailable(request, exc)
     return on_unexpected(request, exc)
-
-
-def is_connection_error(exc: BaseException | None) -> bool:
-    names = {"ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError",
-             "InterfaceError", "AdminShutdownError", "ConnectionRefusedError"}
-    while exc is not None:
-        if isinstance(exc, OSError | ConnectionError) or type(exc).__name__ in names:
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def on_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[dict[str, object]]:
@@ -161,8 +195,8 @@ def on_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Respons
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
-    if isinstance(exc, PoolTimeout) or is_connection_error(exc):
-        return on_database_down(request, exc)
+    if database_unavailable(exc):
+        return on_database_unavailable(request, exc)
     log.exception("unexpected error", exc_info=exc)
     return problem(request, 500, "server.error")
 
