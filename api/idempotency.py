@@ -99,7 +99,7 @@ class IdempotencyMiddleware:
     async def _claim(self, sessionmaker: Any, scope_key: str, key: str, digest: str) -> Any:
         now = utcnow()
         async with sessionmaker() as db:
-            if random.random() < 0.01:  # noqa: S311 - housekeeping, not security
+            if random.random() < 0.01:
                 await db.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
             row = (await db.execute(
                 select(IdempotencyKey).where(IdempotencyKey.scope == scope_key, IdempotencyKey.key == key)

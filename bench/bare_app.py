@@ -43,7 +43,6 @@ from sqlalchemy import Date, DateTime, Integer, String, Uuid, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
 RAW_BALANCES = text("SELECT member_id, kind, sum(amount_cents) FROM ledger_entries WHERE cycle_id = :cycle_id "
                     "GROUP BY member_id, kind")
 

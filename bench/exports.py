@@ -186,7 +186,7 @@ async def load(dsn: str, first: int, last: int) -> None:
 async def counts(dsn: str) -> dict[str, int]:
     connection = await asyncpg.connect(dsn)
     try:
-        return {table: await connection.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 (our names)
+        return {table: await connection.fetchval(f"SELECT count(*) FROM {table}")
                 for table in ("groups", "members", "meetings", "attendance", "loans", "ledger_entries")}
     finally:
         await connection.close()

@@ -59,7 +59,7 @@ from domain import feeds, groups, luistergroepen, people, scheduling
 from domain.access import Actor
 from domain.database import make_engine, make_sessionmaker
 from domain.migrate import upgrade
-from domain.models import GroupKind, RsvpAnswer, Role, SessionStatus, utcnow
+from domain.models import GroupKind, Role, RsvpAnswer, SessionStatus, utcnow
 
 ZONE = "Europe/Amsterdam"
 TZ = ZoneInfo(ZONE)

@@ -13,7 +13,7 @@ Organisations are tenants: nothing crosses from one to another.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, Uuid, bindparam, false, select
@@ -48,7 +48,7 @@ def actor_params(actor: Actor) -> dict[str, UUID | None]:
             "actor_member_id": actor.member_id}
 
 
-@lru_cache(maxsize=None)
+@cache
 def visible_group_ids_of(role: Role, has_member: bool) -> Select[tuple[UUID]]:
     """A subquery of the ids of every group a caller of this role may see, the caller left as bound
     parameters (`actor_params`), so a statement built on it can be built once and reused."""

@@ -33,8 +33,8 @@ from domain.errors import (
     StatusChangeNotAllowed,
     UnknownTimezone,
 )
-from domain.models import Group, GroupBegeleider, GroupKind, GroupStatus, Loan, Member, Programme, Role, User
 from domain.loan_status import OUTSTANDING_STATUSES
+from domain.models import Group, GroupBegeleider, GroupKind, GroupStatus, Loan, Member, Programme, Role, User
 from domain.paging import Page, paginate
 
 ALLOWED_STATUS_CHANGES = {

@@ -11,8 +11,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -201,7 +201,7 @@ _ENTRIES, _CYCLES = LedgerEntry.__table__, Cycle.__table__
 _ENTRY_COLUMNS = tuple(column.key for column in _ENTRIES.columns)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _append_statements(postgresql: bool) -> tuple[Executable, ...]:
     """Built once: the INSERT of an entry and the UPDATE of its cycle's chain head, in Core."""
     row = {key: bindparam(f"entry_{key}", type_=_ENTRIES.c[key].type) for key in _ENTRY_COLUMNS}

@@ -30,7 +30,6 @@ from domain.models import (
     Loan,
     LoanStatus,
     LoanVote,
-    Meeting,
     MeetingStatus,
     Member,
     Role,

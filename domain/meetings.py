@@ -10,11 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import datetime
+from functools import cache
 from uuid import UUID, uuid4
 
-from sqlalchemy import CompoundSelect, Integer, Select, String, Uuid, and_, bindparam, cast, delete, func, literal_column, or_, select, type_coerce, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,7 +51,7 @@ from domain.ledger import (
     check_witnessed,
     cycle_books,
 )
-from domain.loan_status import OUTSTANDING_STATUSES, settle, settle_after_close
+from domain.loan_status import OUTSTANDING_STATUSES, settle_after_close
 from domain.models import (
     Attendance,
     AttendanceStatus,
@@ -81,7 +96,7 @@ class DepositFacts:
 class MeetingContext:
     meeting: Meeting
     cycle: Cycle
-    group: Group
+    group_status: GroupStatus
     assignments: list[Assignment]
     attendance: dict[UUID, Presence]
     deposit: DepositFacts | None = None
@@ -131,7 +146,7 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
                               params)).one_or_none()
     if found is None:
         raise e.ResourceNotFound()
-    cycle, meeting, group = found
+    cycle, meeting, group_status = found
     attendance: dict[UUID, Presence] = {}
     assignments: list[Assignment] = []
     deposited, id_taken = 0, False
@@ -145,12 +160,12 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
             attendance[member_or_entry] = Presence(AttendanceStatus(label), bool(number))
         elif source == "r":
             assignments.append(Assignment(member_or_entry, CycleRole(label), number))
-        elif deposit_of is not None and member_or_entry == deposit_of[1]:
+        elif source == "s":
+            deposited = int(number)
+        elif source == "i":
             id_taken = True
-        elif label == EntryKind.DEPOSIT:
-            deposited += number
     facts = DepositFacts(deposited, id_taken) if deposit_of is not None else None
-    context = MeetingContext(meeting, cycle, group, assignments, attendance, facts)
+    context = MeetingContext(meeting, cycle, GroupStatus(group_status), assignments, attendance, facts)
     if for_write and not may_record(actor, context.holders):
         raise e.MayNotRecord()
     return context
@@ -158,13 +173,13 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
 
 # The statements of load_meeting are built once per shape and reused: building a SELECT costs more
 # Python than sending it.
-@lru_cache(maxsize=None)
-def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle, Meeting, Group]]:
+@cache
+def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle, Meeting, str]]:
     """A writer locks the cycle's row, then the meeting's (FOR UPDATE OF in that order; every writer of a
     meeting goes through here, and a writer of the cycle alone locks just the cycle, so no two wait on
     each other crosswise). On PostgreSQL a lock that had to wait re-reads both rows as committed by the
     writer it waited for; on SQLite the write transaction is IMMEDIATE."""
-    stmt = (select(Cycle, Meeting, Group)
+    stmt = (select(Cycle, Meeting, Group.status)
             .join(Meeting, Meeting.cycle_id == Cycle.id)
             .join(Group, Group.id == Meeting.group_id)
             .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
@@ -174,10 +189,10 @@ def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select
     return stmt
 
 
-@lru_cache(maxsize=None)
+@cache
 def _facts(for_deposit: bool, with_entry_id: bool) -> CompoundSelect:
-    """(source, member or entry id, status/role/kind, number) rows: 'a' attendance, 'r' role slates,
-    'e' entries for a deposit's checks: the member's deposits at this meeting and the client's id."""
+    """(source, member or entry id, status or role, number) rows: 'a' attendance, 'r' role slates; for a
+    deposit 's' the saver's deposits at this meeting summed, and 'i' an entry holding the client's id."""
     meeting_id, cycle_id = bindparam("meeting_id", type_=Uuid), bindparam("cycle_id", type_=Uuid)
     parts = [
         select(literal_column("'a'"), Attendance.member_id, type_coerce(Attendance.status, String),
@@ -186,11 +201,13 @@ def _facts(for_deposit: bool, with_entry_id: bool) -> CompoundSelect:
                RoleAssignment.from_meeting_no).where(RoleAssignment.cycle_id == cycle_id),
     ]
     if for_deposit:
-        mine = and_(LedgerEntry.meeting_id == meeting_id, LedgerEntry.member_id == bindparam("member_id", type_=Uuid),
-                    LedgerEntry.kind == EntryKind.DEPOSIT)
-        parts.append(select(literal_column("'e'"), LedgerEntry.id, type_coerce(LedgerEntry.kind, String),
-                            LedgerEntry.amount_cents).where(
-            or_(mine, LedgerEntry.id == bindparam("entry_id", type_=Uuid)) if with_entry_id else mine))
+        parts.append(select(literal_column("'s'"), null(), null(), func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+                     .where(LedgerEntry.meeting_id == meeting_id,
+                            LedgerEntry.member_id == bindparam("member_id", type_=Uuid),
+                            LedgerEntry.kind == EntryKind.DEPOSIT))
+    if with_entry_id:
+        parts.append(select(literal_column("'i'"), LedgerEntry.id, null(), null())
+                     .where(LedgerEntry.id == bindparam("entry_id", type_=Uuid)))
     return union_all(*parts)
 
 
@@ -213,7 +230,7 @@ async def open_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, opening
         raise e.MeetingClosed()
     if cycle.status == CycleStatus.CLOSED:
         raise e.CycleClosed()
-    if context.group.status == GroupStatus.GESTOPT:
+    if context.group_status == GroupStatus.GESTOPT:
         raise e.GroupStopped()
     other, later, previous_closing = (await db.execute(_before_opening, {
         "group_id": meeting.group_id, "cycle_id": cycle.id})).one()  # three questions, one round trip
@@ -255,7 +272,7 @@ async def put_attendance(db: AsyncSession, actor: Actor, meeting_id: UUID,
     context = context or await load_meeting(db, actor, meeting_id, for_write=True)
     _writable(context)
     wanted = dict(entries)
-    current = await _current_member_ids(db, context.group.id, context.meeting.scheduled_for)
+    current = await _current_member_ids(db, context.meeting.group_id, context.meeting.scheduled_for)
     if strangers := sorted(str(m) for m in wanted if m not in current):
         raise e.NotACurrentMember(member_ids=strangers)
     if context.meeting.signed_at is not None:
@@ -393,7 +410,7 @@ async def record_exit_payout(db: AsyncSession, actor: Actor, meeting_id: UUID, m
         return found, False
     _writable(context)
     member = await db.get(Member, member_id)
-    if member is None or member.group_id != context.group.id:
+    if member is None or member.group_id != context.meeting.group_id:
         raise e.NotACurrentMember(member_ids=[str(member_id)])
     if member.left_on is None:
         raise e.NotLeft()

@@ -32,7 +32,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.errors import AccountClosed, InvalidCredentials, LoginThrottled, RefreshTokenInvalid, RefreshTokenReused
+from domain.errors import (
+    AccountClosed,
+    InvalidCredentials,
+    LoginThrottled,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+)
 from domain.models import LoginThrottle, RefreshToken, User
 from domain.passwords import hash_password, needs_rehash, verify_password
 

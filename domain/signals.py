@@ -19,7 +19,6 @@ from sqlalchemy.orm import aliased
 from domain.access import Actor, require_role, visible_group_ids
 from domain.cycles import Assignment, holders_at
 from domain.ledger import cash_effect
-from domain.scheduling import compile_rule, first_on_or_after, zone
 from domain.models import (
     Attendance,
     AttendanceStatus,
@@ -44,6 +43,7 @@ from domain.models import (
     SessionSeries,
     SessionStatus,
 )
+from domain.scheduling import compile_rule, first_on_or_after, zone
 
 # The one table of thresholds. A reason adds its weight to the score; a group needs attention when its
 # score reaches NEEDS_ATTENTION_AT. Rates are in basis points (10 000 = 100 %).

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.messages import pick_language
 from api.schemas.exports import ImpactExportOut
 from domain import audit, exports
-from domain.models import utcnow
 from domain.access import Actor
+from domain.models import utcnow
 
 CHUNK_BYTES = 64 * 1024
 MEDIA_TYPES = {

@@ -20,9 +20,9 @@ from api.schemas.spaarkring import (
     LoanOut,
     RepaymentIn,
     RepaymentOut,
-    SheetOut,
     ShareOutLineOut,
     ShareOutOut,
+    SheetOut,
     VoteOut,
 )
 from domain import books, loans, meetings, share_out

@@ -8,8 +8,8 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import READ_ONLY
 from api.controllers.common import Cursor, Limit, created
+from api.deps import READ_ONLY
 from api.schemas.common import Page
 from api.schemas.spaarkring import (
     AssignmentOut,
@@ -40,7 +40,16 @@ from api.schemas.spaarkring import (
 )
 from domain import books, cycles, loans, meetings, sync
 from domain.access import Actor
-from domain.models import AttendanceStatus, Cycle, CycleRole, EntryKind, InterestDistribution, LedgerEntry, Meeting, utcnow
+from domain.models import (
+    AttendanceStatus,
+    Cycle,
+    CycleRole,
+    EntryKind,
+    InterestDistribution,
+    LedgerEntry,
+    Meeting,
+    utcnow,
+)
 
 
 def cycle_out(cycle: Cycle) -> CycleOut:
