@@ -60,6 +60,8 @@ def _mark_idempotency_claim(session: Session) -> None:
     """The request's writes and the note that they happened commit together, so a retry can tell a
     request that never committed (run it again) from one that did (never run it twice)."""
     claim = session.info.get("idempotency_claim")
+    if session.in_nested_transaction():
+        return  # SQLAlchemy also calls this when a savepoint is released: only the real commit counts
     if isinstance(claim, IdempotencyClaim) and not claim.committed:
         session.execute(update(IdempotencyKey).where(IdempotencyKey.id == claim.id).values(committed_at=utcnow()))
 
@@ -67,7 +69,7 @@ def _mark_idempotency_claim(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _claim_committed(session: Session) -> None:
     claim = session.info.get("idempotency_claim")
-    if isinstance(claim, IdempotencyClaim):
+    if isinstance(claim, IdempotencyClaim) and not session.in_nested_transaction():
         claim.committed = True
 
 

@@ -390,16 +390,16 @@ MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
         ("Loan already open", "This member already has a loan that is still running."),
     ),
     "loan.not_requested": (
-        ("Al besloten", "Over deze lening is al besloten (nu: {status})."),
-        ("Already decided", "This loan has been decided already (now: {status})."),
+        ("Al besloten", "Over deze lening is al besloten (nu: {loan_status})."),
+        ("Already decided", "This loan has been decided already (now: {loan_status})."),
     ),
     "loan.not_approved": (
-        ("Niet goedgekeurd", "Alleen een goedgekeurde lening wordt uitbetaald (nu: {status})."),
-        ("Not approved", "Only an approved loan is paid out (now: {status})."),
+        ("Niet goedgekeurd", "Alleen een goedgekeurde lening wordt uitbetaald (nu: {loan_status})."),
+        ("Not approved", "Only an approved loan is paid out (now: {loan_status})."),
     ),
     "loan.not_disbursed": (
-        ("Niet uitbetaald", "Aflossen kan pas na het uitbetalen (nu: {status})."),
-        ("Not paid out", "Repaying comes after paying out (now: {status})."),
+        ("Niet uitbetaald", "Aflossen kan pas na het uitbetalen (nu: {loan_status})."),
+        ("Not paid out", "Repaying comes after paying out (now: {loan_status})."),
     ),
     "loan.not_enough_cash": (
         ("Te weinig in de kas", "In de kas zit {cash_expected_cents}; dat is te weinig voor deze lening."),

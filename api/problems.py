@@ -46,8 +46,8 @@ def problem_body(
     lang: str, status: int, code: str, params: Mapping[str, object], errors: list[dict[str, str]] | None = None
 ) -> dict[str, object]:
     title, detail = render_message(code, lang, params)
-    body: dict[str, object] = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
-                               "code": code, **params}
+    body: dict[str, object] = {**params, "type": f"/problems/{code}", "title": title, "status": status,
+                               "detail": detail, "code": code}  # a param never overrides a member of RFC 9457
     if errors is not None:
         body["errors"] = errors
     return body

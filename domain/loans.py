@@ -152,7 +152,7 @@ async def decide_loan(db: AsyncSession, actor: Actor, loan_id: UUID, meeting_id:
         if recorded == votes and loan.interest_rate_bp == rate:
             return loan  # a retry of the same decision
     if loan.status != LoanStatus.REQUESTED:
-        raise e.LoanNotRequested(status=loan.status.value)
+        raise e.LoanNotRequested(loan_status=loan.status.value)
     if actor.member_id is not None and actor.member_id == loan.member_id:
         raise e.BorrowerDecides()
     _open_for_lending(context)
@@ -200,7 +200,7 @@ async def disburse(db: AsyncSession, actor: Actor, loan_id: UUID, meeting_id: UU
                 move.counted_by, move.witnesses):
             return loan, False  # a retry of the same disbursement
     if loan.status != LoanStatus.APPROVED:
-        raise e.LoanNotApproved(status=loan.status.value)
+        raise e.LoanNotApproved(loan_status=loan.status.value)
     _open_for_lending(context)
     check_witnessed(context.facts(), Witnessed(loan.member_id, move.counted_by, move.witnesses), CASH_ERRORS)
     due = context.meeting.meeting_no + loan.term_meetings
@@ -238,7 +238,7 @@ async def repay(db: AsyncSession, actor: Actor, loan_id: UUID, meeting_id: UUID,
             raise e.IdReused(id=str(entry_id))
         return loan, earlier_entries, False
     if loan.status not in OUTSTANDING_STATUSES:
-        raise e.LoanNotDisbursed(status=loan.status.value)
+        raise e.LoanNotDisbursed(loan_status=loan.status.value)
     if context.cycle.status == CycleStatus.CLOSED:
         raise e.CycleClosed()
     check_witnessed(context.facts(), Witnessed(loan.member_id, move.counted_by, move.witnesses), CASH_ERRORS)

@@ -51,7 +51,7 @@ from domain.ledger import (
     check_witnessed,
     cycle_books,
 )
-from domain.loan_status import OUTSTANDING_STATUSES, settle_after_close
+from domain.loan_status import OUTSTANDING_STATUSES, settle, settle_after_close
 from domain.models import (
     Attendance,
     AttendanceStatus,
@@ -201,10 +201,13 @@ def _facts(for_deposit: bool, with_entry_id: bool) -> CompoundSelect:
                RoleAssignment.from_meeting_no).where(RoleAssignment.cycle_id == cycle_id),
     ]
     if for_deposit:
+        corrected = aliased(LedgerEntry)  # a reversal counts only for a deposit of this same meeting
         parts.append(select(literal_column("'s'"), null(), null(), func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
                      .where(LedgerEntry.meeting_id == meeting_id,
                             LedgerEntry.member_id == bindparam("member_id", type_=Uuid),
-                            LedgerEntry.kind == EntryKind.DEPOSIT))
+                            LedgerEntry.kind == EntryKind.DEPOSIT,
+                            LedgerEntry.reverses_id.is_(None) | LedgerEntry.reverses_id.in_(
+                                select(corrected.id).where(corrected.meeting_id == meeting_id))))
     if with_entry_id:
         parts.append(select(literal_column("'i'"), LedgerEntry.id, null(), null())
                      .where(LedgerEntry.id == bindparam("entry_id", type_=Uuid)))
@@ -358,7 +361,8 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
         if found is not None and not same(found):
             raise e.IdReused(id=str(entry_id))
         already = sum(x.amount_cents for x in meeting_entries.values()
-                      if x.member_id == deposit.member_id and x.kind == EntryKind.DEPOSIT)
+                      if x.member_id == deposit.member_id and x.kind == EntryKind.DEPOSIT
+                      and (x.reverses_id is None or x.reverses_id in meeting_entries))  # as in _facts
     if found is not None:
         return found, False
     _writable(context)
@@ -396,6 +400,11 @@ async def reverse_entry(db: AsyncSession, actor: Actor, entry_id: UUID, meeting_
         amount_cents=-original.amount_cents, loan_id=original.loan_id, reverses_id=original.id, reason=reason,
         id=reversal_id or uuid4()), actor.user_id, now)
     await db.flush()
+    if original.loan_id is not None:  # a payout undone leaves the loan approved; a repayment undone, owing
+        loan = await db.get(Loan, original.loan_id)
+        assert loan is not None
+        await settle(db, loan)
+        await db.flush()
     return entry, True
 
 
