@@ -50,13 +50,14 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get("idempotency-key")
+        raw_key = next((v for k, v in scope["headers"] if k.lower() == b"idempotency-key"), None)
         claims = scope.get("user")
-        if key is None or not isinstance(claims, AccessClaims) or scope["path"].startswith(NOT_STORED_PREFIXES) \
+        if raw_key is None or not isinstance(claims, AccessClaims) or scope["path"].startswith(NOT_STORED_PREFIXES) \
                 or scope["path"].endswith(NOT_STORED_SUFFIXES):
             await self.app(scope, receive, send)
             return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = raw_key.decode("latin-1")
         lang = pick_language(headers.get("accept-language"))
         if not (0 < len(key) <= 255) or not key.isprintable():
             await _send_problem(send, lang, 422, KEY_INVALID)

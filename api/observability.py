@@ -6,8 +6,11 @@ with ids kept (they are opaque) but the secret part of a calendar feed URL repla
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import re
 import time
 from typing import Any
@@ -39,11 +42,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"))
 
 
+class _HandOver(logging.handlers.QueueHandler):
+    """Hands the record over as it is: formatting and writing happen on the listener's thread, not on the
+    event loop that serves requests."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler)
+    listener.start()
+    atexit.register(listener.stop)  # writes what is still queued
     root = logging.getLogger("kringkas")
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_HandOver(records)]
     root.setLevel(level)
     root.propagate = False
 
@@ -58,8 +73,7 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = dict((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"])
-        request_id = sent.get("x-request-id", "")
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-request-id"), "")
         if not REQUEST_ID.match(request_id):
             request_id = uuid4().hex
         scope["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
