@@ -78,7 +78,7 @@ from domain.models import (
 )
 from tests.ledger_model import OPEN_LOAN, OUTSTANDING, Books, Member, Refusal, Rules
 
-DEFAULT_EXAMPLES, DEFAULT_STEPS = 20, 30  # per engine: 20-45 s on a 2-core machine, by its load
+DEFAULT_EXAMPLES, DEFAULT_STEPS = 100, 30  # per engine: 1.5-3 min on a 2-core machine, by its load
 EXAMPLES = int(os.environ.get("KRINGKAS_MODEL_EXAMPLES", DEFAULT_EXAMPLES))
 STEPS = int(os.environ.get("KRINGKAS_MODEL_STEPS", DEFAULT_STEPS))
 SEED = 20_260_105
@@ -873,10 +873,8 @@ class LedgerMachine(RuleBasedStateMachine):
         """Any meeting but the last: the share-out is done online, at the last meeting."""
         no = self.books.openable()[0]
         self.touched_loans = True
-        untried = [f for f in ("reorder", "split", "out_of_order") if not self.harness.coverage[f]]
-        fault = data.draw(st.sampled_from(untried or ["none", "none", "duplicate", "lost", "cut", "reorder", "split",
-                                                      "out_of_order", "out_of_order"]), label="sync_fault")
-        # the sync's own faults come first in a run, so that a seeded run of a few examples tries each
+        fault = data.draw(st.sampled_from(["none", "none", "duplicate", "lost", "cut", "reorder", "split",
+                                           "out_of_order", "out_of_order"]), label="sync_fault")
         built = copy.deepcopy(self.books)
         body = self.offline_meeting(data, built, no)
         self.current = no
