@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from sqlalchemy import Executable, Integer, String, Uuid, bindparam, exists, func, insert, select, update
@@ -176,7 +176,15 @@ class NewEntry:
     id: UUID = field(default_factory=uuid4)
 
 
-def _next(cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
+class ChainHead(Protocol):
+    """A cycle as the chain needs it: an ORM Cycle, or a cycle read as a row."""
+
+    id: UUID
+    entry_count: int
+    head_hash: str
+
+
+def _next(cycle: ChainHead, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
     """The next entry of the cycle's chain, hashed over the cycle's head. The caller holds the cycle's row lock."""
     entry = LedgerEntry(
         id=new.id, cycle_id=cycle.id, seq=cycle.entry_count + 1, meeting_id=new.meeting_id, member_id=new.member_id,
@@ -213,7 +221,7 @@ def _append_statements(postgresql: bool) -> tuple[Executable, ...]:
     return insert(_ENTRIES).values(row), move_head.values(head)
 
 
-async def append_now(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
+async def append_now(db: AsyncSession, cycle: ChainHead, new: NewEntry, recorded_by: UUID, now: datetime) -> LedgerEntry:
     """Write the next entry and move the cycle's chain head at once: one statement on PostgreSQL (the
     INSERT in a CTE of the UPDATE), two on SQLite. For a single entry this saves the unit of work's
     round trips and bookkeeping; the entry answered is not kept in the session."""
@@ -222,8 +230,11 @@ async def append_now(db: AsyncSession, cycle: Cycle, new: NewEntry, recorded_by:
     params |= {"head_cycle_id": cycle.id, "head_count": entry.seq, "head_hash": entry.hash}
     for statement in _append_statements(db.get_bind().dialect.name == "postgresql"):
         await db.execute(statement, params)
-    set_committed_value(cycle, "entry_count", entry.seq)  # the session's cycle agrees, and is not dirty
-    set_committed_value(cycle, "head_hash", entry.hash)
+    if isinstance(cycle, Cycle):
+        set_committed_value(cycle, "entry_count", entry.seq)  # the session's cycle agrees, and is not dirty
+        set_committed_value(cycle, "head_hash", entry.hash)
+    else:  # a cycle read as a row (domain/meetings.py load_for_deposit)
+        cycle.entry_count, cycle.head_hash = entry.seq, entry.hash
     return entry
 
 

@@ -9,6 +9,7 @@ chain are never wrong.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -147,15 +148,24 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
     if found is None:
         raise e.ResourceNotFound()
     cycle, meeting, group_status = found
-    attendance: dict[UUID, Presence] = {}
-    assignments: list[Assignment] = []
-    deposited, id_taken = 0, False
     facts_params = {"meeting_id": meeting.id, "cycle_id": meeting.cycle_id}
     if deposit_of is not None:
         facts_params |= {"member_id": deposit_of[0], "entry_id": deposit_of[1]}
     rows = await db.execute(_facts(deposit_of is not None, deposit_of is not None and deposit_of[1] is not None),
                             facts_params)
-    for source, member_or_entry, label, number in rows.all():
+    attendance, assignments, deposited, id_taken = _read_facts(rows.all())
+    facts = DepositFacts(deposited, id_taken) if deposit_of is not None else None
+    context = MeetingContext(meeting, cycle, GroupStatus(group_status), assignments, attendance, facts)
+    if for_write and not may_record(actor, context.holders):
+        raise e.MayNotRecord()
+    return context
+
+
+def _read_facts(rows: Sequence[Any]) -> tuple[dict[UUID, Presence], list[Assignment], int, bool]:
+    attendance: dict[UUID, Presence] = {}
+    assignments: list[Assignment] = []
+    deposited, id_taken = 0, False
+    for source, member_or_entry, label, number in rows:
         if source == "a":
             attendance[member_or_entry] = Presence(AttendanceStatus(label), bool(number))
         elif source == "r":
@@ -164,9 +174,54 @@ async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_
             deposited = int(number)
         elif source == "i":
             id_taken = True
-    facts = DepositFacts(deposited, id_taken) if deposit_of is not None else None
-    context = MeetingContext(meeting, cycle, GroupStatus(group_status), assignments, attendance, facts)
-    if for_write and not may_record(actor, context.holders):
+    return attendance, assignments, deposited, id_taken
+
+
+@dataclass(slots=True)
+class CycleRow:
+    """What a single deposit needs of its cycle, read as a row: its rules and its chain head."""
+
+    id: UUID
+    status: CycleStatus
+    min_deposit_cents: int
+    max_deposit_cents: int
+    min_witnesses: int
+    entry_count: int
+    head_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingRow:
+    """What a single deposit needs of its meeting, read as a row."""
+
+    id: UUID
+    cycle_id: UUID
+    group_id: UUID
+    status: MeetingStatus
+    signed_at: datetime | None
+    meeting_no: int
+
+
+async def load_for_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, member_id: UUID,
+                           entry_id: UUID | None) -> MeetingContext:
+    """load_meeting for one deposit, the hottest write there is: the same two statements, locks and
+    checks, but the cycle and the meeting read as rows, not as ORM objects (a deposit changes neither
+    through the session: append_now moves the chain head itself)."""
+    connection = await db.connection()
+    found = (await connection.execute(_deposit_rows(actor.role, actor.member_id is not None),
+                                      {"meeting_id": meeting_id, **actor_params(actor)})).one_or_none()
+    if found is None:
+        raise e.ResourceNotFound()
+    cycle = CycleRow(found.cycle_id, CycleStatus(found.cycle_status), found.min_deposit_cents,
+                     found.max_deposit_cents, found.min_witnesses, found.entry_count, found.head_hash)
+    meeting = MeetingRow(meeting_id, found.cycle_id, found.group_id, MeetingStatus(found.meeting_status),
+                         found.signed_at, found.meeting_no)
+    rows = await connection.execute(_facts(True, entry_id is not None), {
+        "meeting_id": meeting_id, "cycle_id": cycle.id, "member_id": member_id, "entry_id": entry_id})
+    attendance, assignments, deposited, id_taken = _read_facts(rows.all())
+    context = MeetingContext(meeting, cycle, GroupStatus(found.group_status), assignments,  # type: ignore[arg-type]
+                             attendance, DepositFacts(deposited, id_taken))
+    if not may_record(actor, context.holders):
         raise e.MayNotRecord()
     return context
 
@@ -187,6 +242,20 @@ def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select
     if for_write:
         stmt = stmt.with_for_update(of=[Cycle, Meeting]).execution_options(populate_existing=True)
     return stmt
+
+
+@cache
+def _deposit_rows(role: Role, has_member: bool) -> Select[Any]:
+    """_meeting_with_cycle's statement for a deposit, as columns: the same join, filter and locks."""
+    return (select(Cycle.id.label("cycle_id"), Cycle.status.label("cycle_status"), Cycle.min_deposit_cents,
+                   Cycle.max_deposit_cents, Cycle.min_witnesses, Cycle.entry_count, Cycle.head_hash,
+                   Meeting.group_id, Meeting.status.label("meeting_status"), Meeting.signed_at, Meeting.meeting_no,
+                   Group.status.label("group_status"))
+            .join(Meeting, Meeting.cycle_id == Cycle.id)
+            .join(Group, Group.id == Meeting.group_id)
+            .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
+                   Meeting.group_id.in_(visible_group_ids_of(role, has_member)))
+            .with_for_update(of=[Cycle, Meeting]))
 
 
 @cache
@@ -350,8 +419,8 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
                                deposit.counted_by, deposit.witnesses)
 
     if meeting_entries is None:
-        context = context if context is not None and context.deposit is not None else await load_meeting(
-            db, actor, meeting_id, for_write=True, deposit_of=(deposit.member_id, entry_id))
+        context = context if context is not None and context.deposit is not None else await load_for_deposit(
+            db, actor, meeting_id, deposit.member_id, entry_id)
         assert context.deposit is not None
         found = await earlier(db, LedgerEntry, entry_id, same) if context.deposit.id_taken else None
         already = context.deposit.deposited_cents
