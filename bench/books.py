@@ -52,7 +52,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,53 +67,22 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+from bench.processes import children, free_port, logger, on_signal, start, stop_children
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "bench-admin@books.kringkas.nl"
 ADMIN_PASSWORD = "bench-books-" + "x" * 8
 
 
-def log(message: str) -> None:
-    print(f"[books {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- processes we start, and only those, are stopped on exit -------------------------------------
-_children: list[subprocess.Popen[bytes]] = []
+log = logger("books")
+_children = children
 
 
 def _stop_children() -> None:
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is not None:
-            continue
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # started in its own session: uvicorn and what it forked
-        except ProcessLookupError:
-            continue
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+    stop_children(timeout=10)
 
 
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks and atexit
-
-
-def start(cmd: list[str], env: dict[str, str], logfile: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
-    out = logfile.open("wb")
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    _children.append(proc)
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_on_signal = on_signal
 
 
 # --- a keep-alive HTTP client (standard library; its own cost is in every HTTP figure alike) ------

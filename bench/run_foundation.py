@@ -42,7 +42,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.processes import children, free_port, logger, on_signal, start, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent  # the work tree; the bare app always runs from here
 LUA_DIR = ROOT / "bench" / "lua"
@@ -71,48 +72,15 @@ RATIO_ROWS = [  # (measured, compared with): what each ratio isolates
 ]
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- processes we start, and only those, are stopped on exit -------------------------------------
-_children: list[subprocess.Popen[bytes]] = []
+log = logger("bench")
+_children = children
 
 
 def _stop_children() -> None:
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is not None:
-            continue
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: uvicorn and anything it forked
-        except ProcessLookupError:
-            continue
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+    stop_children(timeout=10)
 
 
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks and atexit
-
-
-def start(cmd: list[str], env: dict[str, str], logfile: Path, cwd: Path = ROOT) -> subprocess.Popen[bytes]:
-    out = logfile.open("wb")
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    _children.append(proc)
-    return proc
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_on_signal = on_signal
 
 
 # --- HTTP helpers (standard library: nothing here is measured) -----------------------------------

@@ -36,7 +36,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench.processes import children, free_port, logger, on_signal, stop_children
 from bench.soak import report
 from bench.soak.faults import Faults, workers
 from bench.soak.phone import Journal, Kring, Phone
@@ -66,41 +66,15 @@ shared_buffers = 128MB
 """
 
 
-def log(message: str) -> None:
-    print(f"[soak {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- processes we start, and only those, are stopped on exit ------------------------------------------
-_children: list[subprocess.Popen[bytes]] = []
+log = logger("soak")
+_children = children
 
 
 def _stop_children() -> None:
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is not None:
-            continue
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: uvicorn's supervisor and its workers
-        except ProcessLookupError:
-            continue
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
+    stop_children(timeout=15)  # uvicorn's supervisor and its workers
 
 
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+_on_signal = on_signal
 
 
 # --- the throw-away PostgreSQL cluster ----------------------------------------------------------------
