@@ -9,10 +9,10 @@ chain are never wrong.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
+from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
@@ -135,27 +135,20 @@ async def keeps_the_books(db: AsyncSession, actor: Actor, cycle_id: UUID) -> boo
     return may_record(actor, holders_at(await load_assignments(db, cycle_id), latest))
 
 
-async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool,
-                       deposit_of: tuple[UUID, UUID | None] | None = None) -> MeetingContext:
+async def load_meeting(db: AsyncSession, actor: Actor, meeting_id: UUID, *, for_write: bool) -> MeetingContext:
     """The meeting and what its rules need, in two statements whatever the size of the group: the cycle,
-    the meeting and its group (for a write: the cycle's row and the meeting's locked, in that order, so
-    what follows is read after the lock), and one UNION of the presentielijst, the role slates and, for a
-    deposit (`deposit_of` = member, client id), that member's deposits at this meeting and an entry
-    holding the client's id. The caller must be allowed to record a write."""
+    the meeting and its group's status (for a write: the cycle's row and the meeting's locked, in that
+    order, so what follows is read after the lock), and one UNION of the presentielijst and the role
+    slates. The caller must be allowed to record a write. (One deposit: load_for_deposit.)"""
     params = {"meeting_id": meeting_id, **actor_params(actor)}
     found = (await db.execute(_meeting_with_cycle(actor.role, actor.member_id is not None, for_write),
                               params)).one_or_none()
     if found is None:
         raise e.ResourceNotFound()
     cycle, meeting, group_status = found
-    facts_params = {"meeting_id": meeting.id, "cycle_id": meeting.cycle_id}
-    if deposit_of is not None:
-        facts_params |= {"member_id": deposit_of[0], "entry_id": deposit_of[1]}
-    rows = await db.execute(_facts(deposit_of is not None, deposit_of is not None and deposit_of[1] is not None),
-                            facts_params)
-    attendance, assignments, deposited, id_taken = _read_facts(rows.all())
-    facts = DepositFacts(deposited, id_taken) if deposit_of is not None else None
-    context = MeetingContext(meeting, cycle, GroupStatus(group_status), assignments, attendance, facts)
+    rows = await db.execute(_facts(False, False), {"meeting_id": meeting.id, "cycle_id": meeting.cycle_id})
+    attendance, assignments, _, _ = _read_facts(rows.all())
+    context = MeetingContext(meeting, cycle, GroupStatus(group_status), assignments, attendance)
     if for_write and not may_record(actor, context.holders):
         raise e.MayNotRecord()
     return context
@@ -228,17 +221,23 @@ async def load_for_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, mem
 
 # The statements of load_meeting are built once per shape and reused: building a SELECT costs more
 # Python than sending it.
-@cache
-def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select[tuple[Cycle, Meeting, str]]:
-    """A writer locks the cycle's row, then the meeting's (FOR UPDATE OF in that order; every writer of a
-    meeting goes through here, and a writer of the cycle alone locks just the cycle, so no two wait on
-    each other crosswise). On PostgreSQL a lock that had to wait re-reads both rows as committed by the
-    writer it waited for; on SQLite the write transaction is IMMEDIATE."""
-    stmt = (select(Cycle, Meeting, Group.status)
+def _meeting_in_its_cycle(role: Role, has_member: bool, *columns: Any) -> Select[Any]:
+    """The meeting (a bound `meeting_id`) joined to its cycle and group, among the groups the caller sees."""
+    return (select(*columns)
+            .select_from(Cycle)
             .join(Meeting, Meeting.cycle_id == Cycle.id)
             .join(Group, Group.id == Meeting.group_id)
             .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
                    Meeting.group_id.in_(visible_group_ids_of(role, has_member))))
+
+
+@cache
+def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select[Any]:
+    """A writer locks the cycle's row, then the meeting's (FOR UPDATE OF in that order; every writer of a
+    meeting goes through here, and a writer of the cycle alone locks just the cycle, so no two wait on
+    each other crosswise). On PostgreSQL a lock that had to wait re-reads both rows as committed by the
+    writer it waited for; on SQLite the write transaction is IMMEDIATE."""
+    stmt = _meeting_in_its_cycle(role, has_member, Cycle, Meeting, Group.status)
     if for_write:
         stmt = stmt.with_for_update(of=[Cycle, Meeting]).execution_options(populate_existing=True)
     return stmt
@@ -246,16 +245,13 @@ def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select
 
 @cache
 def _deposit_rows(role: Role, has_member: bool) -> Select[Any]:
-    """_meeting_with_cycle's statement for a deposit, as columns: the same join, filter and locks."""
-    return (select(Cycle.id.label("cycle_id"), Cycle.status.label("cycle_status"), Cycle.min_deposit_cents,
-                   Cycle.max_deposit_cents, Cycle.min_witnesses, Cycle.entry_count, Cycle.head_hash,
-                   Meeting.group_id, Meeting.status.label("meeting_status"), Meeting.signed_at, Meeting.meeting_no,
-                   Group.status.label("group_status"))
-            .join(Meeting, Meeting.cycle_id == Cycle.id)
-            .join(Group, Group.id == Meeting.group_id)
-            .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
-                   Meeting.group_id.in_(visible_group_ids_of(role, has_member)))
-            .with_for_update(of=[Cycle, Meeting]))
+    """_meeting_with_cycle's statement for one deposit, as columns: the same join, filter and locks."""
+    return _meeting_in_its_cycle(
+        role, has_member, Cycle.id.label("cycle_id"), Cycle.status.label("cycle_status"), Cycle.min_deposit_cents,
+        Cycle.max_deposit_cents, Cycle.min_witnesses, Cycle.entry_count, Cycle.head_hash, Meeting.group_id,
+        Meeting.status.label("meeting_status"), Meeting.signed_at, Meeting.meeting_no,
+        Group.status.label("group_status"),
+    ).with_for_update(of=[Cycle, Meeting])
 
 
 @cache
@@ -419,8 +415,7 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
                                deposit.counted_by, deposit.witnesses)
 
     if meeting_entries is None:
-        context = context if context is not None and context.deposit is not None else await load_for_deposit(
-            db, actor, meeting_id, deposit.member_id, entry_id)
+        context = await load_for_deposit(db, actor, meeting_id, deposit.member_id, entry_id)
         assert context.deposit is not None
         found = await earlier(db, LedgerEntry, entry_id, same) if context.deposit.id_taken else None
         already = context.deposit.deposited_cents
