@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from bench.processes import children, free_port, logger, on_signal, start, stop_children
+from bench.processes import CpuWatch, children, free_port, logger, on_signal, start, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "bench-admin@books.kringkas.nl"
@@ -160,47 +160,6 @@ def ms(seconds: float) -> str:
 
 def yes(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
-
-
-class CpuWatch:
-    """CPU that processes outside this benchmark used meanwhile (other people's tests on a shared machine),
-    in % of one core. Ours: this process's group, the servers we started, PostgreSQL's shared processes and
-    its backends of our database. A process that ends in between is missed: a lower bound."""
-
-    TICK = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, db: str) -> None:
-        self.db = db
-        self.started = time.monotonic()
-        self.before = self._snapshot()
-
-    def _ours(self, pgrp: int, cmdline: str) -> bool:
-        if pgrp == os.getpgrp() or pgrp in {p.pid for p in _children}:
-            return True
-        if cmdline.startswith("postgres: "):
-            parts = cmdline.split()
-            backend = len(parts) >= 4 and ("(" in parts[3] or parts[3] == "[local]")
-            return not backend or parts[2] == self.db
-        return cmdline.startswith("/usr/lib/postgresql/")
-
-    def _snapshot(self) -> dict[int, tuple[int, bool]]:
-        seen: dict[int, tuple[int, bool]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text()
-                cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            seen[int(entry.name)] = (int(fields[11]) + int(fields[12]), self._ours(int(fields[2]), cmdline))
-        return seen
-
-    def stop(self) -> float:
-        after, elapsed = self._snapshot(), time.monotonic() - self.started
-        ticks = sum(t - self.before.get(pid, (0, False))[0] for pid, (t, ours) in after.items() if not ours)
-        return 100 * ticks / self.TICK / max(elapsed, 1e-6)
 
 
 def wait_for_quiet(ctx: Ctx) -> None:

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.processes import children, free_port, logger, on_signal, start, stop_children
+from bench.processes import CpuWatch, children, free_port, logger, on_signal, start, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent  # the work tree; the bare app always runs from here
 LUA_DIR = ROOT / "bench" / "lua"
@@ -247,57 +247,13 @@ def run_pgbench(ctx: Context, concurrency: int, seconds: float, measured: bool) 
 
 
 # --- who else is using the machine ---------------------------------------------------------------
-class CpuWatch:
-    """CPU time used during a point by processes that are not part of this benchmark: other people's
-    tests on a shared machine. Ours: this process's group (wrk, pgbench, psql), the servers we started,
-    PostgreSQL's backends of our database and its shared processes. A process that ends during the point
-    is missed, so the figure is a lower bound."""
-
-    TICK = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, ctx: Context) -> None:
-        self.db = ctx.db
-        self.started = time.monotonic()
-        self.before = self._snapshot()
-
-    def _ours(self, pgrp: int, cmdline: str) -> bool:
-        if pgrp == os.getpgrp() or pgrp in {p.pid for p in _children}:
-            return True
-        if cmdline.startswith("postgres: "):
-            parts = cmdline.split()
-            # a backend reads "postgres: <user> <database> <client> <state>"; others are shared processes
-            backend = len(parts) >= 4 and ("(" in parts[3] or parts[3] == "[local]")
-            return not backend or parts[2] == self.db
-        return cmdline.startswith("/usr/lib/postgresql/")
-
-    def _snapshot(self) -> dict[int, tuple[int, bool]]:
-        seen: dict[int, tuple[int, bool]] = {}
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry.name}/stat").read_text()
-                cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            pgrp, ticks = int(fields[2]), int(fields[11]) + int(fields[12])
-            seen[int(entry.name)] = (ticks, self._ours(pgrp, cmdline))
-        return seen
-
-    def stop(self) -> float:
-        after, elapsed = self._snapshot(), time.monotonic() - self.started
-        ticks = sum(t - self.before.get(pid, (0, False))[0] for pid, (t, ours) in after.items() if not ours)
-        return 100 * ticks / self.TICK / max(elapsed, 1e-6)
-
-
 def wait_for_quiet(ctx: Context) -> None:
     """With --quiet-below: wait (at most --quiet-wait s) until others use less CPU than that, 1 s a look."""
     limit, deadline = ctx.args.quiet_below, time.monotonic() + ctx.args.quiet_wait
     if limit <= 0:
         return
     while True:
-        watch = CpuWatch(ctx)
+        watch = CpuWatch(ctx.db)
         time.sleep(1)
         busy = watch.stop()
         if busy <= limit:
@@ -315,7 +271,7 @@ def run_target(ctx: Context, target: str, concurrency: int) -> Point:
     if target == "pgbench.insert":
         if args.warmup > 0:
             run_pgbench(ctx, concurrency, args.warmup, measured=False)
-        watch = CpuWatch(ctx)
+        watch = CpuWatch(ctx.db)
         point = run_pgbench(ctx, concurrency, args.seconds, measured=True)
         assert point is not None
         point.others_cpu = watch.stop()
@@ -333,7 +289,7 @@ def run_target(ctx: Context, target: str, concurrency: int) -> Point:
     }[target]
     if args.warmup > 0:
         run_wrk(ctx, script, url, concurrency, args.warmup)
-    watch = CpuWatch(ctx)
+    watch = CpuWatch(ctx.db)
     point = wrk_point(target, concurrency, run_wrk(ctx, script, url, concurrency, args.seconds))
     point.others_cpu = watch.stop()
     return point
@@ -348,7 +304,7 @@ def run_me_beside_login(ctx: Context, concurrency: int) -> Point:
     _children.append(logins)
     try:
         time.sleep(1)  # the login loop is running before /me is measured, and still runs after
-        watch = CpuWatch(ctx)
+        watch = CpuWatch(ctx.db)
         me = run_wrk(ctx, "get_bearer.lua", me_url, concurrency, args.seconds)
         others = watch.stop()
         output, _ = logins.communicate(timeout=args.seconds + 60)
