@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4, uuid5
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import errors as e
@@ -283,10 +283,4 @@ async def list_loans(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Sequence
 
 
 INTEREST_CHARGED = (LoanStatus.DISBURSED, LoanStatus.OVERDUE, LoanStatus.REPAID)  # paid out: interest is owed
-
-
-async def interest_charged(db: AsyncSession, cycle_id: UUID) -> dict[UUID, int]:
-    """Per member, the interest of their loans paid out in this cycle (one statement)."""
-    rows = await db.execute(select(Loan.member_id, func.sum(Loan.interest_cents)).where(
-        Loan.cycle_id == cycle_id, Loan.status.in_(INTEREST_CHARGED)).group_by(Loan.member_id))
-    return {member_id: int(total or 0) for member_id, total in rows.all()}
+# (domain/books.py balances sums the interest of these loans per member)
