@@ -13,8 +13,8 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from api.auth import AccessClaims, load_actor
-from domain.access import Actor
+from api.auth import AccessClaims, caller_of, load_actor
+from domain.access import Actor, Caller
 from domain.database import read_only_options
 from domain.errors import TokenMissing
 from domain.models import IdempotencyKey, utcnow
@@ -49,10 +49,20 @@ async def provide_db(state: State, request: Request[Any, Any, Any]) -> AsyncIter
 
 
 async def provide_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Actor:
+    return await load_actor(db, _claims(request))
+
+
+async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The caller the token names, not yet confirmed: for a handler whose first statement reads the
+    caller's users row itself (a deposit), one round trip less than `actor`."""
+    return caller_of(_claims(request))
+
+
+def _claims(request: Request[Any, Any, Any]) -> AccessClaims:
     claims = request.scope.get("user")
     if not isinstance(claims, AccessClaims):
         raise TokenMissing()
-    return await load_actor(db, claims)
+    return claims
 
 
 @event.listens_for(Session, "before_commit")

@@ -228,8 +228,9 @@ async def append_now(db: AsyncSession, cycle: ChainHead, new: NewEntry, recorded
     entry = _next(cycle, new, recorded_by, now)
     params: dict[str, Any] = {f"entry_{key}": getattr(entry, key) for key in _ENTRY_COLUMNS}
     params |= {"head_cycle_id": cycle.id, "head_count": entry.seq, "head_hash": entry.hash}
-    for statement in _append_statements(db.get_bind().dialect.name == "postgresql"):
-        await db.execute(statement, params)
+    connection = await db.connection()  # Core, not the session's ORM execution: nothing here is an ORM object
+    for statement in _append_statements(connection.dialect.name == "postgresql"):
+        await connection.execute(statement, params)
     if isinstance(cycle, Cycle):
         set_committed_value(cycle, "entry_count", entry.seq)  # the session's cycle agrees, and is not dirty
         set_committed_value(cycle, "head_hash", entry.hash)

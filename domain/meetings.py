@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Integer,
     Select,
@@ -35,7 +36,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from domain import errors as e
-from domain.access import Actor, actor_params, visible_group_ids, visible_group_ids_of
+from domain.access import (
+    Actor,
+    Caller,
+    actor_params,
+    caller_is_current,
+    caller_params,
+    group_visible_to_caller_row,
+    load_caller,
+    visible_group_ids,
+    visible_group_ids_of,
+)
 from domain.client_ids import earlier
 from domain.cycles import Assignment, Holders, holders_at, load_assignments
 from domain.ledger import (
@@ -70,6 +81,7 @@ from domain.models import (
     Member,
     Role,
     RoleAssignment,
+    User,
 )
 
 PRESENT = frozenset({AttendanceStatus.PRESENT, AttendanceStatus.LATE})
@@ -195,16 +207,27 @@ class MeetingRow:
     meeting_no: int
 
 
-async def load_for_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, member_id: UUID,
-                           entry_id: UUID | None) -> MeetingContext:
-    """load_meeting for one deposit, the hottest write there is: the same two statements, locks and
-    checks, but the cycle and the meeting read as rows, not as ORM objects (a deposit changes neither
-    through the session: append_now moves the chain head itself)."""
+async def load_for_deposit(db: AsyncSession, who: Actor | Caller, meeting_id: UUID, member_id: UUID,
+                           entry_id: UUID | None) -> tuple[MeetingContext, Actor]:
+    """load_meeting for one deposit, the hottest write there is: the same locks and checks, the cycle and
+    the meeting read as rows, not as ORM objects (a deposit changes neither through the session: append_now
+    moves the chain head itself). Given the Caller (the token) rather than the Actor, the locked read also
+    reads the caller's users row (`caller_is_current`, `group_visible_to_caller_row`): one statement less.
+    When it finds nothing, `load_caller` tells a caller who may not act (401) from a meeting they can't see."""
     connection = await db.connection()
-    found = (await connection.execute(_deposit_rows(actor.role, actor.member_id is not None),
-                                      {"meeting_id": meeting_id, **actor_params(actor)})).one_or_none()
-    if found is None:
-        raise e.ResourceNotFound()
+    if isinstance(who, Caller):
+        found = (await connection.execute(_deposit_rows_for_caller(), {
+            "meeting_id": meeting_id, **caller_params(who)})).one_or_none()
+        if found is None:
+            await load_caller(db, who)
+            raise e.ResourceNotFound()
+        actor = Actor(who.user_id, found.organisation_id, Role(found.role), found.member_id)
+    else:
+        actor = who
+        found = (await connection.execute(_deposit_rows(actor.role, actor.member_id is not None),
+                                          {"meeting_id": meeting_id, **actor_params(actor)})).one_or_none()
+        if found is None:
+            raise e.ResourceNotFound()
     cycle = CycleRow(found.cycle_id, CycleStatus(found.cycle_status), found.min_deposit_cents,
                      found.max_deposit_cents, found.min_witnesses, found.entry_count, found.head_hash)
     meeting = MeetingRow(meeting_id, found.cycle_id, found.group_id, MeetingStatus(found.meeting_status),
@@ -216,19 +239,22 @@ async def load_for_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, mem
                              attendance, DepositFacts(deposited, id_taken))
     if not may_record(actor, context.holders):
         raise e.MayNotRecord()
-    return context
+    return context, actor
 
 
 # The statements of load_meeting are built once per shape and reused: building a SELECT costs more
 # Python than sending it.
-def _meeting_in_its_cycle(role: Role, has_member: bool, *columns: Any) -> Select[Any]:
-    """The meeting (a bound `meeting_id`) joined to its cycle and group, among the groups the caller sees."""
+def _meeting_in_its_cycle(visible: ColumnElement[bool], *columns: Any) -> Select[Any]:
+    """The meeting (a bound `meeting_id`) joined to its cycle and group, where `visible` holds."""
     return (select(*columns)
             .select_from(Cycle)
             .join(Meeting, Meeting.cycle_id == Cycle.id)
             .join(Group, Group.id == Meeting.group_id)
-            .where(Meeting.id == bindparam("meeting_id", type_=Uuid),
-                   Meeting.group_id.in_(visible_group_ids_of(role, has_member))))
+            .where(Meeting.id == bindparam("meeting_id", type_=Uuid), visible))
+
+
+def _seen_by(role: Role, has_member: bool) -> ColumnElement[bool]:
+    return Meeting.group_id.in_(visible_group_ids_of(role, has_member))
 
 
 @cache
@@ -237,21 +263,31 @@ def _meeting_with_cycle(role: Role, has_member: bool, for_write: bool) -> Select
     meeting goes through here, and a writer of the cycle alone locks just the cycle, so no two wait on
     each other crosswise). On PostgreSQL a lock that had to wait re-reads both rows as committed by the
     writer it waited for; on SQLite the write transaction is IMMEDIATE."""
-    stmt = _meeting_in_its_cycle(role, has_member, Cycle, Meeting, Group.status)
+    stmt = _meeting_in_its_cycle(_seen_by(role, has_member), Cycle, Meeting, Group.status)
     if for_write:
         stmt = stmt.with_for_update(of=[Cycle, Meeting]).execution_options(populate_existing=True)
     return stmt
 
 
+_DEPOSIT_COLUMNS = (
+    Cycle.id.label("cycle_id"), Cycle.status.label("cycle_status"), Cycle.min_deposit_cents, Cycle.max_deposit_cents,
+    Cycle.min_witnesses, Cycle.entry_count, Cycle.head_hash, Meeting.group_id, Meeting.status.label("meeting_status"),
+    Meeting.signed_at, Meeting.meeting_no, Group.status.label("group_status"))
+
+
 @cache
 def _deposit_rows(role: Role, has_member: bool) -> Select[Any]:
     """_meeting_with_cycle's statement for one deposit, as columns: the same join, filter and locks."""
-    return _meeting_in_its_cycle(
-        role, has_member, Cycle.id.label("cycle_id"), Cycle.status.label("cycle_status"), Cycle.min_deposit_cents,
-        Cycle.max_deposit_cents, Cycle.min_witnesses, Cycle.entry_count, Cycle.head_hash, Meeting.group_id,
-        Meeting.status.label("meeting_status"), Meeting.signed_at, Meeting.meeting_no,
-        Group.status.label("group_status"),
-    ).with_for_update(of=[Cycle, Meeting])
+    return _meeting_in_its_cycle(_seen_by(role, has_member), *_DEPOSIT_COLUMNS).with_for_update(of=[Cycle, Meeting])
+
+
+@cache
+def _deposit_rows_for_caller() -> Select[Any]:
+    """_deposit_rows with the caller's users row read in the same statement (not locked)."""
+    return (_meeting_in_its_cycle(group_visible_to_caller_row(Meeting.group_id), *_DEPOSIT_COLUMNS,
+                                  User.organisation_id, User.role, User.member_id)
+            .join(User, caller_is_current())
+            .with_for_update(of=[Cycle, Meeting]))
 
 
 @cache
@@ -403,10 +439,11 @@ def same_witnessed(entry: LedgerEntry, meeting_id: UUID, kind: EntryKind, member
         meeting_id, kind, member_id, amount_cents, counted_by, sorted(str(w) for w in witnesses))
 
 
-async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, deposit: Deposit, *,
+async def record_deposit(db: AsyncSession, who: Actor | Caller, meeting_id: UUID, deposit: Deposit, *,
                          entry_id: UUID | None, now: datetime, context: MeetingContext | None = None,
                          meeting_entries: dict[UUID, LedgerEntry] | None = None) -> tuple[LedgerEntry, bool]:
-    """Append a witnessed deposit. Returns (entry, created). Flushes; never commits.
+    """Append a witnessed deposit. Returns (entry, created). Flushes; never commits. `who` is the Actor,
+    or the Caller a token names, whom load_for_deposit then confirms in its locked read.
 
     `meeting_entries` (every entry of this meeting, by id) lets a sync check many deposits without a
     statement each; an id used at another meeting then surfaces as a conflict when flushed."""
@@ -415,12 +452,13 @@ async def record_deposit(db: AsyncSession, actor: Actor, meeting_id: UUID, depos
                                deposit.counted_by, deposit.witnesses)
 
     if meeting_entries is None:
-        context = await load_for_deposit(db, actor, meeting_id, deposit.member_id, entry_id)
+        context, actor = await load_for_deposit(db, who, meeting_id, deposit.member_id, entry_id)
         assert context.deposit is not None
         found = await earlier(db, LedgerEntry, entry_id, same) if context.deposit.id_taken else None
         already = context.deposit.deposited_cents
-    else:
-        assert context is not None
+    else:  # within a sync, which loaded the caller and the meeting itself
+        assert context is not None and isinstance(who, Actor)
+        actor = who
         found = meeting_entries.get(entry_id) if entry_id is not None else None
         if found is not None and not same(found):
             raise e.IdReused(id=str(entry_id))

@@ -39,7 +39,7 @@ from api.schemas.spaarkring import (
     VerifyOut,
 )
 from domain import books, cycles, loans, meetings, sync
-from domain.access import Actor
+from domain.access import Actor, Caller
 from domain.models import (
     AttendanceStatus,
     Cycle,
@@ -204,10 +204,10 @@ class MeetingController(Controller):
         return await _view(db, actor, meeting_id, context)
 
     @post("/deposits", summary="Record a deposit the group has seen")
-    async def deposit(self, meeting_id: UUID, data: DepositIn, db: AsyncSession, actor: Actor) -> Response[EntryOut]:
+    async def deposit(self, meeting_id: UUID, data: DepositIn, db: AsyncSession, caller: Caller) -> Response[EntryOut]:
         deposit = meetings.Deposit(data.member_id, data.amount_cents, data.counted_by_member_id,
                                    tuple(data.witness_member_ids))
-        entry, is_new = await meetings.record_deposit(db, actor, meeting_id, deposit, entry_id=data.id, now=utcnow())
+        entry, is_new = await meetings.record_deposit(db, caller, meeting_id, deposit, entry_id=data.id, now=utcnow())
         await db.commit()
         return created(entry_out(entry), is_new)
 

@@ -313,3 +313,51 @@ async def test_the_opening_count_is_compared_with_the_last_closing_count(kring: 
     await kring.close(first, 1000)
     second = await post(kring, f"/api/v1/meetings/{kring.meeting_ids[2]}/open", {"opening_cash_cents": 950})
     assert second.json()["opening_difference_cents"] == -50
+
+
+async def test_a_deposit_by_a_closed_account_or_a_logged_out_token_is_refused_401_and_writes_nothing(
+    kring: Kring, world: World
+) -> None:
+    """A deposit reads the caller's users row in its locked read (one statement less than load_actor and
+    then the meeting); a caller it does not find there is still told why, as every other endpoint does."""
+    from sqlalchemy import update
+
+    from domain.models import User
+
+    meeting = await kring.open_meeting()
+    path = f"/api/v1/meetings/{meeting}/deposits"
+    coach = await world.login("begeleider_a")
+    logged_out = await world.login("begeleider_a")
+    bearer = {"Authorization": f"Bearer {logged_out['access_token']}"}
+    assert (await world.client.post("/api/v1/auth/logout", json={"refresh_token": logged_out["refresh_token"]},
+                                    headers=bearer)).status_code == 204
+    revoked = await world.client.post(path, json=kring.deposit_body(kring.bram, 1000), headers=bearer)
+    async with world.sessionmaker() as db:
+        await db.execute(update(User).where(User.id == world.users["begeleider_a"].id).values(is_active=False))
+        await db.commit()
+    closed = await world.client.post(path, json=kring.deposit_body(kring.bram, 1000),
+                                     headers={"Authorization": f"Bearer {coach['access_token']}"})
+    elsewhere = await world.client.post(f"/api/v1/meetings/{uuid4()}/deposits",
+                                        json=kring.deposit_body(kring.bram, 1000), headers=as_amina(kring))
+    assert (revoked.status_code, revoked.json()["code"]) == (401, "auth.token_invalid")
+    assert (closed.status_code, closed.json()["code"]) == (401, "auth.account_closed")
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "resource.not_found")
+    assert await entries(kring) == 0
+
+
+async def test_a_deposit_by_a_member_who_holds_no_role_then_is_refused_403_and_writes_nothing(
+    kring: Kring, world: World
+) -> None:
+    """Amina's account, at a meeting where the slate gives her no role that records (roles rotate)."""
+    from domain import cycles
+
+    async with world.sessionmaker() as db:
+        await cycles.assign_roles(db, world.actor("admin"), kring.cycle_id,
+                                  [cycles.Assignment(kring.eva, cycles.CycleRole.BOEKHOUDER, 2)])
+        await db.commit()
+    first = await kring.open_meeting(1)
+    await kring.close(first, 0)
+    second = await kring.open_meeting(2)
+    refused = await post(kring, f"/api/v1/meetings/{second}/deposits", kring.deposit_body(kring.bram, 1000))
+    assert (refused.status_code, refused.json()["code"]) == (403, "meeting.may_not_record")
+    assert await entries(kring) == 0
