@@ -41,7 +41,7 @@ from api.controllers.luistergroepen import (
 )
 from api.controllers.people import MeController, ProgrammeController, UserController
 from api.controllers.spaarkring import CycleController, LedgerController, MeetingController
-from api.deps import provide_actor, provide_caller, provide_db
+from api.deps import provide_actor, provide_db
 from api.idempotency import IdempotencyMiddleware
 from api.observability import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS, PROBLEM_JSON
@@ -115,7 +115,7 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
-        dependencies={"db": Provide(provide_db), "actor": Provide(provide_actor), "caller": Provide(provide_caller)},
+        dependencies={"db": Provide(provide_db), "actor": Provide(provide_actor)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[
             RequestLogMiddleware,

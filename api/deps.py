@@ -52,9 +52,10 @@ async def provide_actor(request: Request[Any, Any, Any], db: AsyncSession) -> Ac
     return await load_actor(db, _claims(request))
 
 
-async def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+def caller_from(request: Request[Any, Any, Any]) -> Caller:
     """The caller the token names, not yet confirmed: for a handler whose first statement reads the
-    caller's users row itself (a deposit), one round trip less than `actor`."""
+    caller's users row itself (a deposit), one round trip less than `actor`. Not a dependency: Litestar
+    resolves independent dependencies in an anyio task group, which costs more than this does."""
     return caller_of(_claims(request))
 
 

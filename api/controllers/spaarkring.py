@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.controllers.common import Cursor, Limit, created
-from api.deps import READ_ONLY
+from api.deps import READ_ONLY, caller_from
 from api.schemas.common import Page
 from api.schemas.spaarkring import (
     AssignmentOut,
@@ -39,7 +40,7 @@ from api.schemas.spaarkring import (
     VerifyOut,
 )
 from domain import books, cycles, loans, meetings, sync
-from domain.access import Actor, Caller
+from domain.access import Actor
 from domain.models import (
     AttendanceStatus,
     Cycle,
@@ -204,10 +205,12 @@ class MeetingController(Controller):
         return await _view(db, actor, meeting_id, context)
 
     @post("/deposits", summary="Record a deposit the group has seen")
-    async def deposit(self, meeting_id: UUID, data: DepositIn, db: AsyncSession, caller: Caller) -> Response[EntryOut]:
+    async def deposit(self, meeting_id: UUID, data: DepositIn, db: AsyncSession,
+                      request: Request[Any, Any, Any]) -> Response[EntryOut]:
         deposit = meetings.Deposit(data.member_id, data.amount_cents, data.counted_by_member_id,
                                    tuple(data.witness_member_ids))
-        entry, is_new = await meetings.record_deposit(db, caller, meeting_id, deposit, entry_id=data.id, now=utcnow())
+        entry, is_new = await meetings.record_deposit(db, caller_from(request), meeting_id, deposit, entry_id=data.id,
+                                                      now=utcnow())
         await db.commit()
         return created(entry_out(entry), is_new)
 
