@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Date, String, cast, func, literal_column, null, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Date,
+    String,
+    Uuid,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.access import Actor, group_is_visible
+from domain.access import Actor, actor_params, visible_group_ids_of
 from domain.cycles import get_visible_cycle
 from domain.errors import ResourceNotFound
 from domain.ledger import ChainReport, MemberBook, books_from_sums, verify_cycle
 from domain.loans import INTEREST_CHARGED
 from domain.meetings import keeps_the_books
-from domain.models import Cycle, EntryKind, Group, LedgerEntry, Loan, Member
+from domain.models import Cycle, EntryKind, Group, LedgerEntry, Loan, Member, Role
 from domain.paging import Page, paginate
 
 
@@ -43,26 +58,35 @@ async def sees_all(db: AsyncSession, actor: Actor, cycle: Cycle) -> bool:
     return await keeps_the_books(db, actor, cycle.id)
 
 
-async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
-    """One statement whatever the number of members: a UNION of the visible cycle, its group's members,
-    its entries summed per member and kind (the raw GROUP BY), and the interest of the loans paid out.
-    A member who is not keeping the books costs two more statements, to see whether they are."""
-    visible = select(Cycle.group_id).join(Group, Group.id == Cycle.group_id).where(
-        Cycle.id == cycle_id, group_is_visible(actor))
-    group_of_cycle, cycle_is_visible = visible.scalar_subquery(), visible.exists()  # evaluated once
+@cache
+def _balances_statement(role: Role, has_member: bool) -> CompoundSelect:
+    """Built once per kind of caller (the caller and the cycle as bound parameters): a UNION of the visible
+    cycle, its group's members, its entries summed per member and kind (the raw GROUP BY), and the interest
+    of its loans paid out. The visibility is a CTE, evaluated and planned once for all four parts."""
+    cycle_id = bindparam("cycle_id", type_=Uuid)
+    visible = (select(Cycle.group_id).join(Group, Group.id == Cycle.group_id)
+               .where(Cycle.id == cycle_id, Group.id.in_(visible_group_ids_of(role, has_member)))
+               .cte("visible_cycle"))
+    cycle_is_visible = exists(select(visible.c.group_id))
     no_text, no_number, no_date = cast(null(), String), cast(null(), BigInteger), cast(null(), Date)
-    rows = (await db.execute(union_all(
+    return union_all(
         select(literal_column("'m'"), Member.id, no_text, no_number, Member.display_name, Member.joined_on,
-               Member.left_on).where(Member.group_id == group_of_cycle),
-        select(literal_column("'c'"), Cycle.id, no_text, no_number, no_text, no_date, no_date)
-        .where(Cycle.id == cycle_id, cycle_is_visible),
+               Member.left_on).where(Member.group_id == select(visible.c.group_id).scalar_subquery()),
+        select(literal_column("'c'"), visible.c.group_id, no_text, no_number, no_text, no_date, no_date),
         select(literal_column("'e'"), LedgerEntry.member_id, cast(LedgerEntry.kind, String),
                func.sum(LedgerEntry.amount_cents), no_text, no_date, no_date)
         .where(LedgerEntry.cycle_id == cycle_id, cycle_is_visible).group_by(LedgerEntry.member_id, LedgerEntry.kind),
         select(literal_column("'i'"), Loan.member_id, no_text, func.sum(Loan.interest_cents), no_text, no_date,
                no_date)
         .where(Loan.cycle_id == cycle_id, cycle_is_visible, Loan.status.in_(INTEREST_CHARGED)).group_by(Loan.member_id),
-    ))).all()
+    )
+
+
+async def balances(db: AsyncSession, actor: Actor, cycle_id: UUID) -> Balances:
+    """One statement whatever the number of members (_balances_statement). A member who is not keeping the
+    books costs two more statements, to see whether they are."""
+    rows = (await (await db.connection()).execute(_balances_statement(actor.role, actor.member_id is not None),
+                                                   {"cycle_id": cycle_id, **actor_params(actor)})).all()
     if not rows:
         raise ResourceNotFound()
     members: list[tuple[object, UUID, str, object]] = []
