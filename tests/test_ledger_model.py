@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,8 +54,9 @@ from hypothesis.stateful import (
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from api.app import create_app
 from api.settings import Settings
@@ -106,6 +108,9 @@ FAULTS = ("duplicate", "lost", "cut", "reorder", "split", "out_of_order")
 
 
 # --- the harness: one app, its test client, and the people who use it ------------------------------
+WRITES = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
+
+
 class CommitCutter:
     """Once armed, the next commit of a request that wrote to the books fails after its writes were
     flushed: a before_commit hook raises, as a lost connection (OperationalError: 503) or a crash (500)
@@ -116,19 +121,19 @@ class CommitCutter:
         self.cycle_id: UUID | None = None
         self.inside: dict[str, Any] | None = None  # what the doomed transaction had written
 
-    def flushed(self, session: Session, _context: Any) -> None:
-        """The unit of work wrote something other than an Idempotency-Key."""
-        if any(not isinstance(x, IdempotencyKey) for x in (*session.new, *session.dirty, *session.deleted)):
-            session.info["wrote_books"] = True
+    @staticmethod
+    def began(_session: Session, _transaction: Any, connection: Connection) -> None:
+        connection.info.pop("wrote_books", None)  # the pooled connection's info outlives the request
 
-    def executed(self, state: ORMExecuteState) -> None:
-        """A statement wrote past the unit of work (the ledger's own INSERTs do)."""
-        table = getattr(state.statement, "table", None)
-        if not state.is_select and getattr(table, "name", None) != IdempotencyKey.__tablename__:
-            state.session.info["wrote_books"] = True
+    @staticmethod
+    def sent(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        """A statement wrote to a table other than the Idempotency-Keys (through the unit of work or past it:
+        a deposit's entry and chain head go through the Core connection)."""
+        if {m.group(1).lower() for m in WRITES.finditer(statement)} - {IdempotencyKey.__tablename__}:
+            connection.info["wrote_books"] = True
 
     def __call__(self, session: Session) -> None:
-        if self.armed is None or session.in_nested_transaction() or not session.info.get("wrote_books"):
+        if self.armed is None or session.in_nested_transaction() or not session.connection().info.get("wrote_books"):
             return  # SQLAlchemy calls this hook for a savepoint's release too: wait for the real commit
         kind, self.armed = self.armed, None
         assert self.cycle_id is not None
@@ -228,16 +233,17 @@ def harness(settings: Settings, database_url: str) -> Iterator[Harness]:
     levels = {name: logger.level for name, logger in quiet.items()}
     for logger in quiet.values():
         logger.setLevel(logging.CRITICAL)  # thousands of requests; a failure shows the machine's own steps
-    hooks = [("after_flush", cutter.flushed), ("do_orm_execute", cutter.executed), ("before_commit", cutter)]
-    for name, hook in hooks:
-        event.listen(Session, name, hook)
+    hooks = [(Session, "after_begin", cutter.began), (Engine, "before_cursor_execute", cutter.sent),
+             (Session, "before_commit", cutter)]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
     try:
         with TestClient(app) as client:
             users = client.blocking_portal.call(_people, app)
             yield Harness(app, client, users, cutter, "sqlite" if database_url.startswith("sqlite") else "postgresql")
     finally:
-        for name, hook in hooks:
-            event.remove(Session, name, hook)
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
         for name, logger in quiet.items():
             logger.setLevel(levels[name])
 
