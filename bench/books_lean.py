@@ -1,15 +1,15 @@
-"""A lean deposit, for comparison only: the same rules as Kringkas's POST /api/v1/meetings/{id}/deposits in
-4 statements instead of 10, and no pool pre-ping. Not Kringkas: a measuring stick for bench/books.py, to
-show what the deposit endpoint could cost on the same stack (Litestar 2, SQLAlchemy 2 async, asyncpg, one
-uvicorn worker) if its statements were folded.
+"""A lean deposit, for comparison only: the same rules as Kringkas's POST /api/v1/meetings/{id}/deposits
+without Kringkas's middleware, dependency injection, ORM session and pydantic models, and no pool pre-ping.
+Not Kringkas: a measuring stick for bench/books.py, to show what the deposit endpoint could cost on the same
+stack (Litestar 2, SQLAlchemy 2 async, asyncpg, one uvicorn worker) with nothing around its statements.
 
-    1. the caller: users row by the token's subject                      (Kringkas: load_actor)
+    1. the caller: users row by the token's subject
     2. SELECT the cycle FOR UPDATE, through the meeting, scoped to the caller's organisation
+                                  (Kringkas reads the caller's row in this same statement: 1 and 2 are one)
     3. one SELECT of everything the rules need, read after the lock: meeting status and signature,
        who is present, the role slates, the member's deposits at this meeting so far, an entry with the
-       client id if there is one                                          (Kringkas: 6 statements)
-    4. INSERT the entry and UPDATE the cycle's chain head in one statement (a CTE)
-                                                                          (Kringkas: 2, from the flush)
+       client id if there is one                                          (Kringkas: one UNION)
+    4. INSERT the entry and UPDATE the cycle's chain head in one statement (a CTE)   (Kringkas: the same)
 Same checks (domain.ledger.check_witnessed, check_deposit_total, holders_at), same hash chain
 (domain.ledger.chain_hash), same JWT verification (api.auth.TokenService). Answers only the admin role
 (enough for the benchmark); a rule broken answers 422 with the domain's code, a replay 200.
