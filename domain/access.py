@@ -46,12 +46,8 @@ class Caller:
     family_id: UUID | None = None
 
 
-# The caller's users row, for a statement that reads it itself (bound: caller_user_id, caller_family_id):
-# the user exists, is active, and the token's family was not revoked (logout, reuse).
-CALLER_PARAMS = ("caller_user_id", "caller_family_id")
-
-
 def caller_params(caller: Caller) -> dict[str, UUID | None]:
+    """The caller as the bound parameters of `caller_is_current` and `load_caller`."""
     return {"caller_user_id": caller.user_id, "caller_family_id": caller.family_id}
 
 
