@@ -121,17 +121,22 @@ async def test_every_write_to_a_closed_meeting_answers_409_and_changes_nothing(k
     assert await entries(kring) == 1
 
 
-async def test_only_the_voorzitter_or_boekhouder_of_the_meeting_a_begeleider_or_an_admin_may_record(
-    kring: Kring, world: World
-) -> None:
-    async with world.sessionmaker() as db:
-        from domain import cycles
+async def hand_the_books_to_eva_from_meeting_2(kring: Kring, world: World) -> None:
+    """Eva becomes boekhouder from meeting 2 (Amina, whose account the phone uses, held it until then),
+    and meeting 1 is held and closed."""
+    from domain import cycles
 
+    async with world.sessionmaker() as db:
         await cycles.assign_roles(db, world.actor("admin"), kring.cycle_id,
                                   [cycles.Assignment(kring.eva, cycles.CycleRole.BOEKHOUDER, 2)])
         await db.commit()
-    first = await kring.open_meeting(1)
-    await kring.close(first, 0)
+    await kring.close(await kring.open_meeting(1), 0)
+
+
+async def test_only_the_voorzitter_or_boekhouder_of_the_meeting_a_begeleider_or_an_admin_may_record(
+    kring: Kring, world: World
+) -> None:
+    await hand_the_books_to_eva_from_meeting_2(kring, world)
     second = kring.meeting_ids[2]
     refused = await post(kring, f"/api/v1/meetings/{second}/open", {"opening_cash_cents": 0})
     assert (refused.status_code, refused.json()["code"]) == (403, "meeting.may_not_record")
@@ -349,14 +354,7 @@ async def test_a_deposit_by_a_member_who_holds_no_role_then_is_refused_403_and_w
     kring: Kring, world: World
 ) -> None:
     """Amina's account, at a meeting where the slate gives her no role that records (roles rotate)."""
-    from domain import cycles
-
-    async with world.sessionmaker() as db:
-        await cycles.assign_roles(db, world.actor("admin"), kring.cycle_id,
-                                  [cycles.Assignment(kring.eva, cycles.CycleRole.BOEKHOUDER, 2)])
-        await db.commit()
-    first = await kring.open_meeting(1)
-    await kring.close(first, 0)
+    await hand_the_books_to_eva_from_meeting_2(kring, world)
     second = await kring.open_meeting(2)
     refused = await post(kring, f"/api/v1/meetings/{second}/deposits", kring.deposit_body(kring.bram, 1000))
     assert (refused.status_code, refused.json()["code"]) == (403, "meeting.may_not_record")
