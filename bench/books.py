@@ -67,7 +67,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from bench.processes import CpuWatch, children, free_port, logger, on_signal, start, stop_children
+from bench.processes import CpuWatch, children, export_ref, free_port, logger, on_signal, start, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_EMAIL = "bench-admin@books.kringkas.nl"
@@ -1575,22 +1575,6 @@ def kringkas_cmd(ctx: Ctx) -> list[str]:
     return [str(script)] if script.exists() and ctx.source == ROOT else [sys.executable, "-m", "api.cli"]
 
 
-def export_ref(ref: str, into: Path) -> str:
-    """The tree of a commit (git archive: the repository is only read), so edits going on in the work tree
-    while the benchmark runs don't change what is measured."""
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{ref}^{{commit}}"], capture_output=True,
-                         text=True, check=False)
-    if sha.returncode != 0:
-        raise SystemExit(f"books: --git-ref {ref}: {sha.stderr.strip()}")
-    into.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", "--format=tar", sha.stdout.strip()],
-                               stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
-    if archive.wait() != 0:
-        raise SystemExit(f"books: git archive {ref} failed")
-    return sha.stdout.strip()
-
-
 def start_servers(ctx: Ctx) -> None:
     kk_port = free_port()
     bare_port = free_port()
@@ -1777,7 +1761,7 @@ def main(argv: list[str] | None = None) -> None:
                   dsn=f"postgresql://{user}@{host}:{port}/{args.db}", tmp=Path(tmp), secret=secrets.token_urlsafe(36))
         try:
             if args.git_ref:
-                commit = export_ref(args.git_ref, ctx.tmp / "src")
+                commit = export_ref(args.git_ref, ctx.tmp / "src", "books")
                 ctx.source = ctx.tmp / "src"
                 sys.path.insert(0, str(ctx.source))  # the in-process parts import that Kringkas too
                 ctx.notes["commit"] = commit

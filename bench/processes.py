@@ -1,5 +1,5 @@
 """What the benchmarks share about processes: start servers in their own session, stop them (and only
-them) on exit or on a signal, find a free port, log with a prefix."""
+them) on exit or on a signal, find a free port, log with a prefix, export the commit to measure."""
 
 from __future__ import annotations
 
@@ -99,3 +99,19 @@ class CpuWatch:
         after, elapsed = self._snapshot(), time.monotonic() - self.started
         ticks = sum(t - self.before.get(pid, (0, False))[0] for pid, (t, ours) in after.items() if not ours)
         return 100 * ticks / self.TICK / max(elapsed, 1e-6)
+
+
+def export_ref(ref: str, into: Path, who: str = "bench") -> str:
+    """The tree of a commit (git archive: the repository is only read), so edits going on in the work tree
+    while a benchmark runs don't change what is measured. Answers the commit's short hash."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{ref}^{{commit}}"], capture_output=True,
+                         text=True, check=False)
+    if sha.returncode != 0:
+        raise SystemExit(f"{who}: --git-ref {ref}: {sha.stderr.strip()}")
+    into.mkdir(parents=True)
+    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", "--format=tar", sha.stdout.strip()],
+                               stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"{who}: git archive {ref} failed")
+    return sha.stdout.strip()

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.processes import CpuWatch, children, free_port, logger, on_signal, start, stop_children
+from bench.processes import CpuWatch, children, export_ref, free_port, logger, on_signal, start, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent  # the work tree; the bare app always runs from here
 LUA_DIR = ROOT / "bench" / "lua"
@@ -333,22 +333,6 @@ def kringkas_cmd(ctx: Context) -> list[str]:
     return [sys.executable, "-m", "api.cli"]
 
 
-def export_ref(ref: str, into: Path) -> str:
-    """The tree of a commit, exported (git archive: the repository is only read), so that edits going on in
-    the work tree while the benchmark runs don't change what is measured."""
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{ref}^{{commit}}"], capture_output=True,
-                         text=True, check=False)
-    if sha.returncode != 0:
-        raise SystemExit(f"bench: --git-ref {ref}: {sha.stderr.strip()}")
-    into.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", "--format=tar", sha.stdout.strip()],
-                               stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
-    if archive.wait() != 0:
-        raise SystemExit(f"bench: git archive {ref} failed")
-    return sha.stdout.strip()
-
-
 def kringkas(ctx: Context, cmd: list[str], env: dict[str, str]) -> str:
     result = subprocess.run([*kringkas_cmd(ctx), *cmd], env=env, cwd=ctx.source, capture_output=True, text=True,
                             check=False)
@@ -588,7 +572,7 @@ def main(argv: list[str] | None = None) -> None:
         interrupted: BaseException | None = None
         try:
             if args.git_ref:
-                commit = export_ref(args.git_ref, ctx.tmp / "src")
+                commit = export_ref(args.git_ref, ctx.tmp / "src", "bench")
                 ctx.source = ctx.tmp / "src"
                 ctx.env_notes["commit"] = commit
                 log(f"serving Kringkas as of {args.git_ref} ({commit}), exported to {ctx.source}")

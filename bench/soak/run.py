@@ -47,7 +47,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.processes import children, free_port, logger, on_signal, stop_children
+from bench.processes import children, export_ref, free_port, logger, on_signal, stop_children
 from bench.soak import report
 from bench.soak.faults import Faults, workers
 from bench.soak.phone import Journal, Kring, Phone
@@ -137,20 +137,11 @@ async def recreate_database(args: argparse.Namespace) -> None:
 def export_source(args: argparse.Namespace, into: Path) -> str:
     """The tree of --git-ref (git archive: the repository is only read), with the --overlay files copied
     from the work tree on top, so edits others make in the work tree during the run change nothing."""
-    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{args.git_ref}^{{commit}}"],
-                         capture_output=True, text=True, check=False)
-    if sha.returncode != 0:
-        raise SystemExit(f"soak: --git-ref {args.git_ref}: {sha.stderr.strip()}")
-    into.mkdir(parents=True)
-    archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", "--format=tar", sha.stdout.strip()],
-                               stdout=subprocess.PIPE)
-    subprocess.run(["tar", "-x", "-C", str(into)], stdin=archive.stdout, check=True)
-    if archive.wait() != 0:
-        raise SystemExit("soak: git archive failed")
+    commit = export_ref(args.git_ref, into, "soak")
     for item in args.overlay:
         path, _, origin = item.partition("=")  # "api/x.py" from the work tree, or "api/x.py=/some/other/x.py"
         shutil.copyfile(Path(origin) if origin else ROOT / path, into / path)
-    return sha.stdout.strip()
+    return commit
 
 
 def kringkas_cmd(source: Path) -> list[str]:
